@@ -1,0 +1,36 @@
+# Studio's developer entry points. Everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test bench catalog lint clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/studio summary resources/examples/mnist_cnn.studio.json
+
+test: $(TEST_STAMP)
+	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/core.py
+
+catalog: $(STAMP)
+	$(BIN)/python tools/generate_catalog.py
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check studio tests bench tools
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,371 @@
+"""Undoable edits of a :class:`~studio.core.graph.Graph`, and the undo stack that holds them.
+
+Every edit a user makes (add, remove, connect, disconnect, rename, set parameter, move, group)
+is one :class:`Command`. A command records what it needs to undo itself when it is first
+done, so redo and undo are exact inverses. Removing a node is one macro that also removes its
+connections; a whole mouse drag is one :class:`MoveNodes`, merged on release.
+
+The stack is plain Python so that the editor's undo/redo is the model's, testable without Qt;
+the Qt editor mirrors it in its Edit menu.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from studio.core.graph import Edge, Graph, GraphError, Node, Output
+
+
+class Command:
+    """One undoable edit. ``text`` names it for the Edit menu ("Connect a → b")."""
+
+    text = ""
+
+    def redo(self, graph: Graph) -> None:
+        raise NotImplementedError
+
+    def undo(self, graph: Graph) -> None:
+        raise NotImplementedError
+
+    def merge_with(self, other: Command) -> bool:
+        """Absorb ``other`` (done right after this one); True when merged."""
+        return False
+
+
+class Macro(Command):
+    """Several commands done as one step, undone in reverse order."""
+
+    def __init__(self, text: str, commands: list[Command]) -> None:
+        self.text = text
+        self.commands = list(commands)
+
+    def redo(self, graph: Graph) -> None:
+        done: list[Command] = []
+        try:
+            for c in self.commands:
+                c.redo(graph)
+                done.append(c)
+        except Exception:
+            for c in reversed(done):
+                c.undo(graph)
+            raise
+
+    def undo(self, graph: Graph) -> None:
+        for c in reversed(self.commands):
+            c.undo(graph)
+
+
+class AddNode(Command):
+    def __init__(self, node: Node, index: int | None = None) -> None:
+        self.node = node.copy()
+        self.index = index
+        self.text = f"Add {node.name}"
+
+    def redo(self, graph: Graph) -> None:
+        graph.add_node(self.node.copy(), self.index)
+
+    def undo(self, graph: Graph) -> None:
+        graph.remove_node(self.node.name)
+
+
+class _RemoveBareNode(Command):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.node: Node | None = None
+        self.index = 0
+        self.outputs: list[Output] = []
+
+    def redo(self, graph: Graph) -> None:
+        self.index = graph.index_of(self.name)
+        self.outputs = list(graph.outputs)
+        self.node = graph.remove_node(self.name).copy()
+        if any(o.node == self.name for o in self.outputs):
+            graph.set_outputs([o for o in self.outputs if o.node != self.name])
+
+    def undo(self, graph: Graph) -> None:
+        assert self.node is not None
+        graph.add_node(self.node.copy(), self.index)
+        graph.set_outputs(self.outputs)
+
+
+class Connect(Command):
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.text = f"Connect {edge.src} → {edge.dst}"
+
+    def redo(self, graph: Graph) -> None:
+        cycle = graph.would_create_cycle(self.edge.src, self.edge.dst)
+        if cycle is not None:
+            if len(cycle) == 1:
+                raise GraphError(f"'{self.edge.src}' cannot be connected to itself.")
+            raise GraphError(
+                "Connecting would create a cycle: " + " → ".join(cycle + [cycle[0]]) + "."
+            )
+        occupied = [e for e in graph.in_edges(self.edge.dst) if e.target == self.edge.target]
+        if occupied:
+            raise GraphError(
+                f"Input '{self.edge.dst_port}' of '{self.edge.dst}' is already fed by "
+                f"'{occupied[0].src}'."
+            )
+        graph.add_edge(self.edge)
+
+    def undo(self, graph: Graph) -> None:
+        graph.remove_edge(self.edge)
+
+
+class Disconnect(Command):
+    def __init__(self, edge: Edge) -> None:
+        self.edge = edge
+        self.text = f"Disconnect {edge.src} → {edge.dst}"
+
+    def redo(self, graph: Graph) -> None:
+        graph.remove_edge(self.edge)
+
+    def undo(self, graph: Graph) -> None:
+        graph.add_edge(self.edge)
+
+
+def RemoveNode(graph: Graph, name: str) -> Macro:  # noqa: N802 - reads as a command
+    """Remove a node with its connections, and the nodes that share its layer stop sharing."""
+    cmds: list[Command] = [Disconnect(e) for e in graph.edges_of(name)]
+    for sharer in graph.nodes:
+        if sharer.shared_with == name:
+            cmds.append(SetSharedWith(sharer.name, None))
+    cmds.append(_RemoveBareNode(name))
+    return Macro(f"Remove {name}", cmds)
+
+
+def RemoveNodes(graph: Graph, names: list[str]) -> Macro:  # noqa: N802
+    edges: list[Edge] = []
+    for name in names:
+        for e in graph.edges_of(name):
+            if e not in edges:
+                edges.append(e)
+    cmds: list[Command] = [Disconnect(e) for e in edges]
+    for sharer in graph.nodes:
+        if sharer.shared_with in names and sharer.name not in names:
+            cmds.append(SetSharedWith(sharer.name, None))
+    cmds += [_RemoveBareNode(n) for n in names]
+    text = f"Remove {names[0]}" if len(names) == 1 else f"Remove {len(names)} nodes"
+    return Macro(text, cmds)
+
+
+class Rename(Command):
+    def __init__(self, old: str, new: str) -> None:
+        self.old, self.new = old, new
+        self.text = f"Rename {old} → {new}"
+
+    def redo(self, graph: Graph) -> None:
+        graph.rename_node(self.old, self.new)
+
+    def undo(self, graph: Graph) -> None:
+        graph.rename_node(self.new, self.old)
+
+
+class SetParams(Command):
+    """Set (or, with value ``None`` in ``unset``, reset to default) some parameters."""
+
+    def __init__(self, name: str, changes: dict[str, Any], unset: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.changes = copy.deepcopy(changes)
+        self.unset = tuple(unset)
+        self.before: dict[str, Any] | None = None
+        keys = list(changes) + list(unset)
+        self.text = f"Set {name}.{keys[0]}" if len(keys) == 1 else f"Set {name} parameters"
+
+    def redo(self, graph: Graph) -> None:
+        node = graph.node(self.name)
+        self.before = copy.deepcopy(node.params)
+        params = copy.deepcopy(node.params)
+        params.update(copy.deepcopy(self.changes))
+        for k in self.unset:
+            params.pop(k, None)
+        graph.set_params(self.name, params)
+
+    def undo(self, graph: Graph) -> None:
+        assert self.before is not None
+        graph.set_params(self.name, self.before)
+
+
+def SetParam(name: str, key: str, value: Any) -> SetParams:  # noqa: N802
+    return SetParams(name, {key: value})
+
+
+class SetCallArgs(Command):
+    def __init__(self, name: str, call_args: dict[str, Any]) -> None:
+        self.name = name
+        self.after = copy.deepcopy(call_args)
+        self.before: dict[str, Any] | None = None
+        self.text = f"Set {name} call arguments"
+
+    def redo(self, graph: Graph) -> None:
+        self.before = copy.deepcopy(graph.node(self.name).call_args)
+        graph.set_call_args(self.name, self.after)
+
+    def undo(self, graph: Graph) -> None:
+        graph.set_call_args(self.name, self.before or {})
+
+
+class SetSharedWith(Command):
+    def __init__(self, name: str, owner: str | None) -> None:
+        self.name, self.owner = name, owner
+        self.before: str | None = None
+        self.text = f"Share {owner}'s layer in {name}" if owner else f"Unshare {name}"
+
+    def redo(self, graph: Graph) -> None:
+        self.before = graph.node(self.name).shared_with
+        graph.set_shared_with(self.name, self.owner)
+
+    def undo(self, graph: Graph) -> None:
+        graph.set_shared_with(self.name, self.before)
+
+
+class MoveNodes(Command):
+    """Move nodes; consecutive moves of the same nodes merge into one step (one drag)."""
+
+    def __init__(self, positions: dict[str, tuple[float, float]]) -> None:
+        self.after = {k: (float(v[0]), float(v[1])) for k, v in positions.items()}
+        self.before: dict[str, tuple[float, float]] = {}
+        n = len(positions)
+        self.text = f"Move {next(iter(positions))}" if n == 1 else f"Move {n} nodes"
+
+    def redo(self, graph: Graph) -> None:
+        for name, pos in self.after.items():
+            self.before.setdefault(name, graph.node(name).position)
+            graph.move_node(name, pos)
+
+    def undo(self, graph: Graph) -> None:
+        for name, pos in self.before.items():
+            graph.move_node(name, pos)
+
+    def merge_with(self, other: Command) -> bool:
+        if isinstance(other, MoveNodes) and set(other.after) == set(self.after):
+            self.after = dict(other.after)
+            return True
+        return False
+
+
+class SetOutputs(Command):
+    def __init__(self, outputs: list[Output], text: str = "Set model outputs") -> None:
+        self.after = list(outputs)
+        self.before: list[Output] = []
+        self.text = text
+
+    def redo(self, graph: Graph) -> None:
+        self.before = list(graph.outputs)
+        graph.set_outputs(self.after)
+
+    def undo(self, graph: Graph) -> None:
+        graph.set_outputs(self.before)
+
+
+class ReplaceGraph(Command):
+    """A whole-graph edit (automatic layout, import into the open project)."""
+
+    def __init__(self, new: Graph, text: str) -> None:
+        self.new = new.copy()
+        self.old: Graph | None = None
+        self.text = text
+
+    def redo(self, graph: Graph) -> None:
+        self.old = graph.copy()
+        graph.replace_with(self.new)
+
+    def undo(self, graph: Graph) -> None:
+        assert self.old is not None
+        graph.replace_with(self.old)
+
+
+def Group(graph: Graph, names: list[str], group_name: str) -> Command:  # noqa: N802
+    """Group nodes into a nested model node (the grouping itself is in studio.core.group)."""
+    from studio.core.group import group_graph
+
+    return ReplaceGraph(group_graph(graph, names, group_name), f"Group into {group_name}")
+
+
+class UndoStack:
+    """A linear history of commands applied to one graph.
+
+    ``push`` does the command (a refused edit raises :class:`GraphError` and leaves both the
+    graph and the stack unchanged). ``clean`` marks the state saved on disk.
+    """
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self._done: list[Command] = []
+        self._undone: list[Command] = []
+        self._clean_index: int | None = 0
+        self._merge_open = False
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def push(self, command: Command, merge: bool = False) -> None:
+        command.redo(self.graph)
+        if merge and self._merge_open and self._done and self._done[-1].merge_with(command):
+            pass
+        else:
+            self._done.append(command)
+            if self._clean_index is not None and self._clean_index > len(self._done) - 1:
+                self._clean_index = None
+        self._merge_open = merge
+        self._undone.clear()
+        self._changed()
+
+    def close_merge(self) -> None:
+        """End a merge run (a drag ended)."""
+        self._merge_open = False
+
+    def can_undo(self) -> bool:
+        return bool(self._done)
+
+    def can_redo(self) -> bool:
+        return bool(self._undone)
+
+    def undo_text(self) -> str:
+        return self._done[-1].text if self._done else ""
+
+    def redo_text(self) -> str:
+        return self._undone[-1].text if self._undone else ""
+
+    def undo(self) -> None:
+        if not self._done:
+            return
+        cmd = self._done.pop()
+        cmd.undo(self.graph)
+        self._undone.append(cmd)
+        self._merge_open = False
+        self._changed()
+
+    def redo(self) -> None:
+        if not self._undone:
+            return
+        cmd = self._undone.pop()
+        cmd.redo(self.graph)
+        self._done.append(cmd)
+        self._merge_open = False
+        self._changed()
+
+    def set_clean(self) -> None:
+        self._clean_index = len(self._done)
+        self._changed()
+
+    def is_clean(self) -> bool:
+        return self._clean_index == len(self._done)
+
+    @property
+    def index(self) -> int:
+        return len(self._done)
+
+    def clear(self) -> None:
+        self._done.clear()
+        self._undone.clear()
+        self._clean_index = 0
+        self._changed()
