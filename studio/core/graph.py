@@ -131,6 +131,8 @@ class Graph:
 
     def __init__(self, name: str = "model") -> None:
         self.name = name
+        # How a nested graph compiles: "functional" or "sequential" (a single chain).
+        self.style = "functional"
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
         self.outputs: list[Output] = []
@@ -378,6 +380,7 @@ class Graph:
     def replace_with(self, other: Graph) -> None:
         """Take over the content of ``other`` (used by undo of whole-graph edits)."""
         self.name = other.name
+        self.style = other.style
         self._nodes = {n.name: n.copy() for n in other.nodes}
         self._edges = list(other.edges)
         self.outputs = list(other.outputs)
@@ -386,6 +389,7 @@ class Graph:
     # ----------------------------------------------------------------- comparison
     def copy(self) -> Graph:
         g = Graph(self.name)
+        g.style = self.style
         g._nodes = {n.name: n.copy() for n in self._nodes.values()}
         g._edges = list(self._edges)
         g.outputs = list(self.outputs)
@@ -395,17 +399,42 @@ class Graph:
         """A hashable, order-insensitive-for-edges description used for equality."""
         return (
             self.name,
+            self.style,
             tuple(
                 (
                     n.name,
                     n.type,
                     _freeze(n.params),
-                    tuple(round(p, 3) for p in n.position),
+                    tuple(round(p, 1) for p in n.position),
                     _freeze(n.call_args),
                     n.shared_with,
                     n.subgraph.signature() if n.subgraph is not None else None,
                 )
                 for n in self._nodes.values()
+            ),
+            tuple(sorted(self._edges)),
+            tuple(self.outputs),
+        )
+
+    def structure(self) -> tuple:
+        """Like :meth:`signature` but without positions and with nodes in name order
+        (input nodes keep their order: it is the model's input order). Two graphs with the
+        same structure compile to the same Keras model."""
+        return (
+            self.style,
+            tuple(n.name for n in self._nodes.values() if n.is_input),
+            tuple(
+                sorted(
+                    (
+                        n.name,
+                        n.type,
+                        _freeze(n.params),
+                        _freeze(n.call_args),
+                        n.shared_with,
+                        n.subgraph.structure() if n.subgraph is not None else None,
+                    )
+                    for n in self._nodes.values()
+                )
             ),
             tuple(sorted(self._edges)),
             tuple(self.outputs),

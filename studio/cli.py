@@ -1,0 +1,277 @@
+"""Studio's command line: ``studio validate | summary | import`` (and, later, the GUI).
+
+Every failure is one clear message on stderr and a non-zero exit status, never a traceback:
+
+* 0: success (``validate``: the project is valid; warnings may be printed);
+* 1: the project or model has errors (one line each, naming the node);
+* 2: the file cannot be read (missing, not a project, broken JSON, newer version).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from studio import __version__
+
+EXIT_OK, EXIT_INVALID, EXIT_UNREADABLE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _load(path: str):
+    """A project, or None after printing why it cannot be read."""
+    from studio.project import ProjectError, load_project
+
+    try:
+        return load_project(path)
+    except ProjectError as exc:
+        _err(f"studio: {exc}")
+        return None
+
+
+def _diagnostics(project):
+    from studio.core.validation import validate
+
+    return validate(project.graph)
+
+
+def _print_diagnostics(diags, path: str) -> int:
+    from studio.core.validation import format_diagnostic
+
+    errors = 0
+    for d in diags:
+        print(f"{Path(path).name}: {format_diagnostic(d)}", file=sys.stderr)
+        errors += d.severity == "error"
+    return errors
+
+
+def cmd_validate(args) -> int:
+    project = _load(args.project)
+    if project is None:
+        return EXIT_UNREADABLE
+    diags = _diagnostics(project)
+    errors = _print_diagnostics(diags, args.project)
+    if errors:
+        return EXIT_INVALID
+    warnings = len(diags) - errors
+    suffix = f" ({warnings} warning{'s' * (warnings != 1)})" if warnings else ""
+    print(f"{Path(args.project).name}: valid, {len(project.graph)} nodes{suffix}.")
+    return EXIT_OK
+
+
+def _shape_json(shape):
+    return [d for d in shape]
+
+
+def summary_data(project, result) -> dict:
+    graph = project.graph
+    layers = []
+    for node in graph.nodes:
+        info = result.nodes[node.name]
+        entry = {
+            "name": node.name,
+            "type": node.type,
+            "output_shapes": [_shape_json(s) for s, _ in info.outputs],
+            "output_dtypes": [d for _, d in info.outputs],
+            "params": info.params,
+            "trainable_params": info.trainable,
+            "non_trainable_params": info.non_trainable,
+            "inputs": sorted({e.src for e in graph.in_edges(node.name)}),
+        }
+        if node.shared_with:
+            entry["shared_with"] = node.shared_with
+        if info.error:
+            entry["error"] = info.error
+        layers.append(entry)
+    return {
+        "name": graph.name,
+        "total_params": result.total_params,
+        "trainable_params": result.trainable_params,
+        "non_trainable_params": result.non_trainable_params,
+        "inputs": [n.name for n in graph.input_nodes],
+        "outputs": [
+            {"node": o.node, "output": o.index, **({"name": o.name} if o.name else {})}
+            for o in graph.outputs
+        ],
+        "layers": layers,
+    }
+
+
+def _human_bytes(n_params: int) -> str:
+    size = n_params * 4.0
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return ""
+
+
+def format_summary(data: dict) -> str:
+    rows = []
+    for layer in data["layers"]:
+        shapes = layer["output_shapes"]
+        shape_txt = ", ".join(
+            "(" + ", ".join("None" if d is None else str(d) for d in s) + ")" for s in shapes
+        ) or "?"
+        kind = layer["type"] + (f", shares {layer['shared_with']}" if "shared_with" in layer else "")
+        rows.append((f"{layer['name']} ({kind})", shape_txt, f"{layer['params']:,}", layer))
+    w1 = max([len("Layer (type)")] + [len(r[0]) for r in rows])
+    w2 = max([len("Output Shape")] + [len(r[1]) for r in rows])
+    w3 = max([len("Param #")] + [len(r[2]) for r in rows])
+    line = "─" * (w1 + w2 + w3 + 6)
+    out = [f'Model: "{data["name"]}"', line]
+    out.append(f"{'Layer (type)':<{w1}}   {'Output Shape':<{w2}}   {'Param #':>{w3}}")
+    out.append(line)
+    for name, shape, params, layer in rows:
+        out.append(f"{name:<{w1}}   {shape:<{w2}}   {params:>{w3}}")
+        if "error" in layer:
+            out.append(f"{'':<{w1}}   error: {layer['error']}")
+    out.append(line)
+    total = data["total_params"]
+    out.append(f" Total params: {total:,} ({_human_bytes(total)})")
+    out.append(
+        f" Trainable params: {data['trainable_params']:,} "
+        f"({_human_bytes(data['trainable_params'])})"
+    )
+    out.append(
+        f" Non-trainable params: {data['non_trainable_params']:,} "
+        f"({_human_bytes(data['non_trainable_params'])})"
+    )
+    return "\n".join(out)
+
+
+def cmd_summary(args) -> int:
+    project = _load(args.project)
+    if project is None:
+        return EXIT_UNREADABLE
+    diags = _diagnostics(project)
+    errors = [d for d in diags if d.severity == "error"]
+    if errors:
+        _print_diagnostics(errors, args.project)
+        return EXIT_INVALID
+    from studio.engine.shapes import infer_shapes
+
+    result = infer_shapes(project.graph)
+    data = summary_data(project, result)
+    if result.errors:
+        for node, message in result.errors.items():
+            _err(f"{Path(args.project).name}: error: {node}: {message}")
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(format_summary(data))
+    return EXIT_INVALID if result.errors else EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from studio.engine.importer import ModelImportError, import_model_file
+    from studio.project import Project, runs_dir, save_project
+
+    source = Path(args.model)
+    out = Path(args.output) if args.output else source.with_suffix("").with_suffix(".studio.json")
+    if not out.name.endswith(".studio.json"):
+        out = out.with_name(out.name + ".studio.json") if out.suffix != ".json" else out
+    try:
+        graph = import_model_file(source)
+    except ModelImportError as exc:
+        _err(f"studio: {exc.message}")
+        return EXIT_UNREADABLE
+    name = out.name[: -len(".studio.json")] if out.name.endswith(".studio.json") else out.stem
+    project = Project(name=name, graph=graph)
+    loaded = 0
+    if source.suffix.lower() in {".keras", ".h5", ".hdf5"} and not args.no_weights:
+        from studio.engine.weights import save_weights, weights_from_model_file
+
+        try:
+            weights = weights_from_model_file(source)
+        except Exception as exc:  # the graph is still useful without weights
+            _err(f"studio: warning: the weights of {source.name} could not be read ({exc}).")
+            weights = {}
+        if weights:
+            wpath = runs_dir(out) / "imported" / "weights.h5"
+            save_weights(weights, wpath)
+            project.weights = str(wpath.relative_to(out.parent))
+            loaded = len(weights)
+    try:
+        save_project(project, out)
+    except OSError as exc:
+        _err(f"studio: cannot write {out}: {exc.strerror or exc}")
+        return EXIT_UNREADABLE
+    extra = f", weights of {loaded} layers in {project.weights}" if loaded else ""
+    print(f"Imported {source.name}: {len(graph)} nodes -> {out}{extra}.")
+    return EXIT_OK
+
+
+def cmd_gui(args) -> int:
+    from studio.resources import example_path
+
+    project = args.project or str(example_path("mnist_cnn.studio.json"))
+    print(
+        "The Studio editor window is not part of this build yet; "
+        f"here is the summary of {Path(project).name}.\n"
+    )
+    ns = argparse.Namespace(project=project, json=False)
+    return cmd_summary(ns)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio", description="Build, train and export Keras networks visually."
+    )
+    parser.add_argument("--version", action="version", version=f"Studio {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("validate", help="check a project; exit 1 on errors, 2 if unreadable")
+    p.add_argument("project")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("summary", help="layers, output shapes and parameter counts")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("import", help="turn a .keras, .h5 or Keras JSON model into a project")
+    p.add_argument("model")
+    p.add_argument("-o", "--output", help="project file to write (*.studio.json)")
+    p.add_argument("--no-weights", action="store_true", help="import the architecture only")
+    p.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = {"validate", "summary", "import"}
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        args = argparse.Namespace(project=argv[0] if argv else None)
+        handler = cmd_gui
+    else:
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_OK
+        handler = args.func
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        _err("studio: interrupted.")
+        return 130
+    except BrokenPipeError:  # output piped into `head`: stop quietly
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: one sentence, no traceback
+        _err(f"studio: unexpected error: {type(exc).__name__}: {exc}")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

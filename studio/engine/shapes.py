@@ -1,0 +1,267 @@
+"""Shapes and parameter counts of every node, kept up to date edit by edit.
+
+Each node's result is cached on what determines it: its type, full config, call arguments,
+the layer it shares, and the shapes/dtypes it receives. After one edit only nodes whose key
+changed are recomputed: the edited node and, if its output changed, the nodes downstream.
+
+Layers are built inside a Keras ``StatelessScope`` that does not initialise variables, so
+building for a parameter count allocates no weights and no TensorFlow variables.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.catalog import Catalog, load_catalog
+from studio.core.graph import INPUT_TYPE, MODEL_TYPE, Graph, GraphError, Node
+from studio.engine import EngineError, load_keras
+from studio.engine.build import build_model, call_layer, input_config, make_layer, node_spec
+from studio.engine.errors import explain, shape_text
+
+keras = load_keras()
+
+try:  # Keras internals: a scope that records variables without creating them.
+    from keras.src.backend.common import global_state  # noqa: E402
+    from keras.src.backend.common.stateless_scope import StatelessScope  # noqa: E402
+except ImportError:  # pragma: no cover - a future Keras; fall back to real builds
+    StatelessScope = None
+    global_state = None
+
+Spec = tuple[tuple[int | None, ...], str]  # (shape including batch, dtype)
+
+
+@dataclass
+class NodeInfo:
+    """What shape inference knows about one node."""
+
+    outputs: list[Spec] = field(default_factory=list)
+    params: int = 0
+    trainable: int = 0
+    non_trainable: int = 0
+    error: str | None = None
+    blocked_by: str | None = None  # an upstream node whose error hides this node's shape
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.blocked_by is None
+
+    def output_text(self) -> str:
+        if not self.outputs:
+            return "?"
+        texts = [shape_text(s) for s, _ in self.outputs]
+        return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+
+
+@dataclass
+class ShapeResult:
+    nodes: dict[str, NodeInfo]
+    total_params: int
+    trainable_params: int
+    non_trainable_params: int
+    recomputed: list[str]
+    seconds: float
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return {n: i.error for n, i in self.nodes.items() if i.error}
+
+
+def _freeze(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _spec_of(tensor) -> Spec:
+    return (tuple(tensor.shape), str(tensor.dtype))
+
+
+def _count(weights) -> int:
+    return int(sum(math.prod(int(d) for d in w.shape) for w in weights))
+
+
+class ShapeInference:
+    """Incremental shape and parameter-count inference over one graph at a time.
+
+    Thread-affine: Keras keeps its scopes per thread, so use one instance from one thread
+    (the GUI's engine worker, or the command line).
+    """
+
+    def __init__(self, catalog: Catalog | None = None) -> None:
+        self.catalog = catalog or load_catalog()
+        self._cache: dict[tuple, NodeInfo] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        self._cache.clear()
+
+    def infer(self, graph: Graph) -> ShapeResult:
+        start = time.perf_counter()
+        with self._lock:
+            result = self._infer(graph)
+        result.seconds = time.perf_counter() - start
+        return result
+
+    # ------------------------------------------------------------------ internals
+    def _infer(self, graph: Graph) -> ShapeResult:
+        infos: dict[str, NodeInfo] = {}
+        keys: dict[str, tuple] = {}
+        recomputed: list[str] = []
+        try:
+            order = graph.topological_order()
+        except GraphError:
+            order = []
+            for node in graph.nodes:
+                infos[node.name] = NodeInfo(error="This node is part of a cycle.")
+        in_edges: dict[str, list] = {}
+        for e in graph.edges:
+            in_edges.setdefault(e.dst, []).append(e)
+        live = set()
+        for node_name in order:
+            node = graph.node(node_name)
+            edges = sorted(in_edges.get(node_name, []), key=lambda e: (e.dst_port, e.slot))
+            blocked = None
+            in_specs = []
+            for e in edges:
+                src = infos.get(e.src)
+                if src is None or not src.ok:
+                    blocked = e.src if src is None or src.error else src.blocked_by
+                    break
+                if e.src_output >= len(src.outputs):
+                    blocked = e.src
+                    break
+                in_specs.append((e.dst_port, e.slot, src.outputs[e.src_output]))
+            if blocked is not None:
+                infos[node_name] = NodeInfo(blocked_by=blocked)
+                continue
+            owner = graph.node(node.shared_with) if node.shared_with in graph else None
+            config_node = owner if owner is not None else node
+            key = (
+                node.type,
+                config_node.type,
+                _freeze(config_node.params),
+                _freeze(node.call_args),
+                node.shared_with,
+                keys.get(node.shared_with) if node.shared_with else None,
+                node.subgraph.structure() if node.subgraph is not None else None,
+                tuple(in_specs),
+            )
+            keys[node_name] = key
+            live.add(key)
+            cached = self._cache.get(key)
+            if cached is None:
+                cached = self._compute(graph, node, config_node, in_specs)
+                self._cache[key] = cached
+                recomputed.append(node_name)
+            info = NodeInfo(
+                outputs=cached.outputs,
+                params=0 if node.shared_with else cached.params,
+                trainable=0 if node.shared_with else cached.trainable,
+                non_trainable=0 if node.shared_with else cached.non_trainable,
+                error=cached.error,
+                warnings=list(cached.warnings),
+            )
+            infos[node_name] = info
+        # Drop cache entries no node uses any more, so memory stays bounded by the graph.
+        if len(self._cache) > 4 * max(len(live), 64):
+            self._cache = {k: v for k, v in self._cache.items() if k in live}
+        for node in graph.nodes:
+            infos.setdefault(node.name, NodeInfo(error="Not reached."))
+        total = sum(i.params for i in infos.values())
+        trainable = sum(i.trainable for i in infos.values())
+        return ShapeResult(
+            nodes={n.name: infos[n.name] for n in graph.nodes},
+            total_params=total,
+            trainable_params=trainable,
+            non_trainable_params=total - trainable,
+            recomputed=recomputed,
+            seconds=0.0,
+        )
+
+    def _compute(self, graph: Graph, node: Node, config_node: Node, in_specs) -> NodeInfo:
+        try:
+            if node.type == INPUT_TYPE:
+                return self._input_info(node)
+            if node.type == MODEL_TYPE:
+                return self._model_info(node, in_specs)
+            return self._layer_info(node, config_node, in_specs)
+        except EngineError as exc:
+            return NodeInfo(error=exc.message)
+        except Exception as exc:  # any Keras failure becomes this node's diagnostic
+            return NodeInfo(error=explain(exc, node, self.catalog.get(node.type)))
+        finally:
+            _forget_deferred_variables()
+
+    def _input_info(self, node: Node) -> NodeInfo:
+        layer = keras.layers.InputLayer(**input_config(node, self.catalog.get(INPUT_TYPE)))
+        return NodeInfo(outputs=[_spec_of(layer.output)])
+
+    def _inputs_from_specs(self, in_specs) -> dict[str, list[Any]]:
+        tensors: dict[str, list[Any]] = {}
+        for port, _slot, (shape, dtype) in in_specs:
+            tensors.setdefault(port, []).append(keras.KerasTensor(shape, dtype=dtype))
+        return tensors
+
+    def _layer_info(self, node: Node, config_node: Node, in_specs) -> NodeInfo:
+        spec = node_spec(config_node, self.catalog)
+        tensors = self._inputs_from_specs(in_specs)
+        scope = StatelessScope(initialize_variables=False) if StatelessScope else _NullScope()
+        with scope:
+            layer = make_layer(config_node, spec, self.catalog)
+            try:
+                outputs = call_layer(layer, node, spec, tensors)
+            except EngineError:
+                raise
+            except Exception as exc:
+                raise EngineError(explain(exc, node, spec, tensors), node.name) from exc
+        info = NodeInfo(outputs=[_spec_of(t) for t in outputs])
+        if not spec.is_op:
+            info.trainable = _count(layer.trainable_weights)
+            info.non_trainable = _count(layer.non_trainable_weights)
+            info.params = info.trainable + info.non_trainable
+        if node.type in {"Dense", "EinsumDense"} and tensors.get("inputs"):
+            shape = tensors["inputs"][0].shape
+            if len(shape) > 2 and node.type == "Dense":
+                info.warnings.append(
+                    f"Dense receives a {len(shape)}-D tensor {shape_text(shape)} and acts on "
+                    "its last axis only; add a Flatten or GlobalPooling layer before it if "
+                    "you want one output vector per sample."
+                )
+        return info
+
+    def _model_info(self, node: Node, in_specs) -> NodeInfo:
+        if node.subgraph is None:
+            raise EngineError("This nested model has no graph.", node.name)
+        model = build_model(node.subgraph, self.catalog, name=node.name)
+        tensors = self._inputs_from_specs(in_specs)
+        outputs = call_layer(model, node, None, tensors)
+        return NodeInfo(
+            outputs=[_spec_of(t) for t in outputs],
+            params=_count(model.weights),
+            trainable=_count(model.trainable_weights),
+            non_trainable=_count(model.non_trainable_weights),
+        )
+
+
+class _NullScope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _forget_deferred_variables() -> None:
+    """Variables made in a non-initialising StatelessScope wait in a per-thread list for
+    initialisation that never comes; empty it so repeated inference does not leak."""
+    if global_state is not None:
+        global_state.set_global_attribute("uninitialized_variables", [])
+
+
+def infer_shapes(graph: Graph, catalog: Catalog | None = None) -> ShapeResult:
+    """One-shot shape inference (the command line's ``summary``)."""
+    return ShapeInference(catalog).infer(graph)

@@ -1,0 +1,160 @@
+"""Write the bundled example projects in resources/examples/ from the seed tutorial's models.
+
+Run ``python tools/make_examples.py``; ``--check`` exits 1 when a committed example differs
+from what this script writes. The examples are built through the document model, so they are
+exactly what a user would get by drawing them in Studio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from studio.catalog import load_catalog  # noqa: E402
+from studio.core.graph import Edge, Graph, Node, Output  # noqa: E402
+from studio.core.layout import layout_in_place  # noqa: E402
+from studio.project import Project, dumps_project  # noqa: E402
+
+EXAMPLES = ROOT / "resources" / "examples"
+
+
+def chain(graph: Graph, nodes: list[Node]) -> None:
+    prev = None
+    for node in nodes:
+        graph.add_node(node)
+        if prev is not None:
+            port = load_catalog()[node.type].inputs[0].name
+            graph.add_edge(Edge(prev.name, 0, node.name, port))
+        prev = node
+    graph.set_outputs([Output(nodes[-1].name, 0)])
+
+
+def mnist_cnn() -> Project:
+    g = Graph("mnist_cnn")
+    chain(
+        g,
+        [
+            Node("image", "InputLayer", {"shape": [28, 28, 1]}),
+            Node("conv2d", "Conv2D", {"filters": 32, "kernel_size": [3, 3], "activation": "relu"}),
+            Node("max_pooling2d", "MaxPooling2D"),
+            Node("conv2d_1", "Conv2D", {"filters": 64, "kernel_size": [3, 3], "activation": "relu"}),
+            Node("max_pooling2d_1", "MaxPooling2D"),
+            Node("flatten", "Flatten"),
+            Node("dense", "Dense", {"units": 128, "activation": "relu"}),
+            Node("dropout", "Dropout", {"rate": 0.5}),
+            Node("dense_1", "Dense", {"units": 10, "activation": "softmax"}),
+        ],
+    )
+    return Project(
+        name="mnist_cnn",
+        graph=g,
+        description="The seed's image-classification CNN for 28x28 grey images, 10 classes.",
+    )
+
+
+def functional_mlp() -> Project:
+    g = Graph("functional_mlp")
+    chain(
+        g,
+        [
+            Node("inputs", "InputLayer", {"shape": [784]}),
+            Node("dense", "Dense", {"units": 64, "activation": "relu"}),
+            Node("dense_1", "Dense", {"units": 32, "activation": "relu"}),
+            Node("outputs", "Dense", {"units": 10, "activation": "softmax"}),
+        ],
+    )
+    return Project(
+        name="functional_mlp",
+        graph=g,
+        description="The seed's Functional API example: a 784-64-32-10 perceptron.",
+    )
+
+
+def text_classifier() -> Project:
+    g = Graph("text_classifier")
+    chain(
+        g,
+        [
+            Node("tokens", "InputLayer", {"shape": [200], "dtype": "int32"}),
+            Node("embedding", "Embedding", {"input_dim": 10000, "output_dim": 128}),
+            Node(
+                "bidirectional",
+                "Bidirectional",
+                {
+                    "layer": {
+                        "module": "keras.layers",
+                        "class_name": "LSTM",
+                        "config": {"name": "lstm", "units": 64, "return_sequences": True},
+                        "registered_name": None,
+                    }
+                },
+            ),
+            Node("global_max_pooling1d", "GlobalMaxPooling1D"),
+            Node("dense", "Dense", {"units": 64, "activation": "relu"}),
+            Node("dense_1", "Dense", {"units": 1, "activation": "sigmoid"}),
+        ],
+    )
+    return Project(
+        name="text_classifier",
+        graph=g,
+        description="The seed's text classifier: Embedding, bidirectional LSTM, max pooling.",
+    )
+
+
+def multi_io() -> Project:
+    g = Graph("multi_io")
+    for node in [
+        Node("input1", "InputLayer", {"shape": [64]}),
+        Node("input2", "InputLayer", {"shape": [128]}),
+        Node("merged", "Concatenate"),
+        Node("shared", "Dense", {"units": 64, "activation": "relu"}),
+        Node("regression", "Dense", {"units": 1}),
+        Node("classification", "Dense", {"units": 5, "activation": "softmax"}),
+    ]:
+        g.add_node(node)
+    g.add_edge(Edge("input1", 0, "merged", "inputs", 0))
+    g.add_edge(Edge("input2", 0, "merged", "inputs", 1))
+    g.add_edge(Edge("merged", 0, "shared", "inputs"))
+    g.add_edge(Edge("shared", 0, "regression", "inputs"))
+    g.add_edge(Edge("shared", 0, "classification", "inputs"))
+    g.set_outputs([Output("regression", 0), Output("classification", 0)])
+    return Project(
+        name="multi_io",
+        graph=g,
+        description="The seed's multi-input, multi-output model: a regression and a "
+        "classification head on two merged inputs.",
+    )
+
+
+BUILDERS = [mnist_cnn, functional_mlp, text_classifier, multi_io]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    stale = []
+    for build in BUILDERS:
+        project = build()
+        layout_in_place(project.graph)
+        text = dumps_project(project)
+        path = EXAMPLES / f"{project.name}.studio.json"
+        if args.check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(path.name)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path.relative_to(ROOT)}")
+    if stale:
+        print("out of date: " + ", ".join(stale) + " (run: python tools/make_examples.py)")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
