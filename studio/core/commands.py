@@ -78,11 +78,13 @@ class _RemoveBareNode(Command):
         self.outputs: list[Output] = []
 
     def redo(self, graph: Graph) -> None:
+        graph.node(self.name)  # a GraphError naming it when it does not exist
         self.index = graph.index_of(self.name)
         self.outputs = list(graph.outputs)
-        self.node = graph.remove_node(self.name).copy()
+        # Outputs first, so that no observer ever sees an output naming a removed node.
         if any(o.node == self.name for o in self.outputs):
             graph.set_outputs([o for o in self.outputs if o.node != self.name])
+        self.node = graph.remove_node(self.name).copy()
 
     def undo(self, graph: Graph) -> None:
         assert self.node is not None
@@ -309,7 +311,15 @@ class UndoStack:
 
     def push(self, command: Command, merge: bool = False) -> None:
         command.redo(self.graph)
-        if merge and self._merge_open and self._done and self._done[-1].merge_with(command):
+        # Never merge into the command at the saved point: the state after it was saved.
+        at_clean = self._clean_index == len(self._done)
+        if (
+            merge
+            and self._merge_open
+            and self._done
+            and not at_clean
+            and self._done[-1].merge_with(command)
+        ):
             pass
         else:
             self._done.append(command)
