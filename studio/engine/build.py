@@ -97,7 +97,20 @@ def call_layer(layer, node: Node, spec: LayerSpec | None, inputs: dict[str, list
         result = layer(args[0] if len(args) == 1 else args)
         return _as_list(result)
 
-    assert spec is not None
+    args, kwargs = call_arguments(node, spec, inputs)
+    result = layer(*args, **kwargs)
+    return _as_list(result)
+
+
+def call_arguments(
+    node: Node, spec: LayerSpec, inputs: dict[str, list[Any]]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Positional and keyword arguments for calling a layer or op on ``inputs``.
+
+    Layers get their required tensor ports positionally and optional ones by keyword, as
+    people write them (``mha(q, v, key=k)``); ops get every operand positionally, with
+    constants from ``call_args`` where no edge arrives.
+    """
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     constants = dict(node.call_args)
@@ -131,8 +144,7 @@ def call_layer(layer, node: Node, spec: LayerSpec | None, inputs: dict[str, list
             else:
                 args.append(value)
         kwargs.update(constants)
-    result = layer(*args, **kwargs)
-    return _as_list(result)
+    return args, kwargs
 
 
 def _as_list(result) -> list[Any]:

@@ -43,9 +43,9 @@ def explain(exc: BaseException, node, spec=None, inputs: dict[str, list[Any]] | 
         hint = " Add a Flatten or GlobalPooling layer before it." if got > want else (
             " Add a Reshape layer before it to give the tensor the dimensions it needs."
         )
-        at_least = "at least " if m.group(1) else ""
+        or_more = ", or more," if m.group(1) else ""
         return (
-            f"{kind} expects a {at_least}{want}-D input (batch included) but receives "
+            f"{kind} expects a {want}-D input{or_more} (batch included) but receives "
             f"{shape_text(first)}, which is {got}-D.{hint}"
         )
     if "requires inputs with matching shapes except for the concat" in msg or (

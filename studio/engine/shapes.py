@@ -20,17 +20,28 @@ from typing import Any
 from studio.catalog import Catalog, load_catalog
 from studio.core.graph import INPUT_TYPE, MODEL_TYPE, Graph, GraphError, Node
 from studio.engine import EngineError, load_keras
-from studio.engine.build import build_model, call_layer, input_config, make_layer, node_spec
+from studio.engine.build import (
+    _as_list,
+    build_model,
+    call_arguments,
+    call_layer,
+    input_config,
+    make_layer,
+    node_spec,
+)
 from studio.engine.errors import explain, shape_text
 
 keras = load_keras()
 
-try:  # Keras internals: a scope that records variables without creating them.
+try:  # Keras internals: a scope that records variables without creating them, and the
+    # pieces of Layer.__call__ that build a layer and infer its output (see _symbolic_call).
     from keras.src.backend.common import global_state  # noqa: E402
     from keras.src.backend.common.stateless_scope import StatelessScope  # noqa: E402
+    from keras.src.layers.layer import CallSpec  # noqa: E402
 except ImportError:  # pragma: no cover - a future Keras; fall back to real builds
     StatelessScope = None
     global_state = None
+    CallSpec = None
 
 Spec = tuple[tuple[int | None, ...], str]  # (shape including batch, dtype)
 
@@ -213,7 +224,7 @@ class ShapeInference:
         with scope:
             layer = make_layer(config_node, spec, self.catalog)
             try:
-                outputs = call_layer(layer, node, spec, tensors)
+                outputs = _symbolic_call(layer, node, spec, tensors)
             except EngineError:
                 raise
             except Exception as exc:
@@ -245,6 +256,28 @@ class ShapeInference:
             trainable=_count(model.trainable_weights),
             non_trainable=_count(model.non_trainable_weights),
         )
+
+
+def _symbolic_call(layer, node: Node, spec, tensors) -> list[Any]:
+    """Build ``layer`` for these inputs and infer its outputs, without ``Layer.__call__``.
+
+    ``__call__`` on symbolic tensors also records a graph node, sets up name scopes, masks
+    and autocasting: three times the work of what shape inference needs. This runs the
+    same input check, build and ``compute_output_spec`` that ``__call__`` runs; ops and
+    layers whose internals differ from what is expected take the ordinary call.
+    """
+    if CallSpec is None or spec.is_op or not hasattr(layer, "_maybe_build"):
+        return call_layer(layer, node, spec, tensors)
+    args, kwargs = call_arguments(node, spec, tensors)
+    try:
+        call_spec = CallSpec(
+            layer._call_signature, layer._call_context_args, list(args), dict(kwargs)
+        )
+    except (AttributeError, TypeError):
+        return call_layer(layer, node, spec, tensors)
+    layer._assert_input_compatibility(call_spec.first_arg)
+    layer._maybe_build(call_spec)
+    return _as_list(layer.compute_output_spec(*args, **kwargs))
 
 
 class _NullScope:
