@@ -280,11 +280,23 @@ class ReplaceGraph(Command):
         graph.replace_with(self.old)
 
 
-def Group(graph: Graph, names: list[str], group_name: str) -> Command:  # noqa: N802
-    """Group nodes into a nested model node (the grouping itself is in studio.core.group)."""
+def Group(  # noqa: N802 - reads as a command
+    graph: Graph,
+    names: list[str],
+    group_name: str,
+    shapes: dict[tuple[str, int], list[int | None]] | None = None,
+) -> Command:
+    """Group nodes into one nested model node (see :mod:`studio.core.group`)."""
     from studio.core.group import group_graph
 
-    return ReplaceGraph(group_graph(graph, names, group_name), f"Group into {group_name}")
+    return ReplaceGraph(group_graph(graph, names, group_name, shapes), f"Group into {group_name}")
+
+
+def Ungroup(graph: Graph, name: str) -> Command:  # noqa: N802
+    """Replace a nested model node by its nodes."""
+    from studio.core.group import ungroup_graph
+
+    return ReplaceGraph(ungroup_graph(graph, name), f"Ungroup {name}")
 
 
 class UndoStack:

@@ -80,14 +80,18 @@ def test_defaults_rebuild_every_layer(keras, generator, fresh):
         if type_.startswith("ops.") or type_ == "Model" or type_ in generator.SIGNATURE_DEFAULTS:
             continue
         required = {}
-        for key, value in generator.REQUIRED_EXAMPLES.get(type_, {}).items():
+        examples = generator.REQUIRED_EXAMPLES.get(type_) or generator.APPLICATION_LAYERS.get(
+            type_, (None, {})
+        )[1]
+        for key, value in examples.items():
             if isinstance(value, tuple) and isinstance(value[-1], dict):  # an inner layer
                 value = keras.saving.serialize_keras_object(
                     getattr(keras.layers, value[0])(**value[1])
                 )
             required[key] = value
         try:
-            getattr(keras.layers, type_).from_config({**entry["defaults"], **required})
+            cls = getattr(importlib.import_module(entry["module"]), entry["class_name"])
+            cls.from_config({**entry["defaults"], **required})
         except Exception as exc:  # noqa: BLE001 - collect them all
             failures.append(f"{type_}: {exc}")
     assert failures == []
