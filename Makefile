@@ -18,7 +18,7 @@ $(TEST_STAMP): $(STAMP) pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/studio summary resources/examples/mnist_cnn.studio.json
+	$(BIN)/studio
 
 test: $(TEST_STAMP)
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python -m pytest -q

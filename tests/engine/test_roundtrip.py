@@ -165,3 +165,18 @@ def test_keras_errors_become_plain_sentences_on_the_node():
         build_model(g)
     assert info.value.node == "conv"
     assert "4-D input" in info.value.message and "(None, 10)" in info.value.message
+
+
+def test_imported_application_survives_the_project_file(keras, tmp_path):
+    from studio.project import Project, save_project
+
+    original = keras.applications.MobileNetV3Small(weights=None, input_shape=(64, 64, 3))
+    graph = config_to_graph(_functional(original))
+    path = tmp_path / "mobilenet.studio.json"
+    save_project(Project(name="mobilenet", graph=graph), path)
+    first = path.read_bytes()
+    reopened = load_project(path)
+    save_project(reopened, path)
+    assert path.read_bytes() == first
+    assert reopened.graph == graph
+    assert build_model(reopened.graph).get_config() == original.get_config()
