@@ -41,12 +41,42 @@ def _diagnostics(project):
     return validate(project.graph)
 
 
+def _node_lines(path: str) -> dict[str, int]:
+    """The line of each top-level node's entry in the project file (for messages)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    lines: dict[str, int] = {}
+    start = text.find('"nodes"')
+    if start < 0:
+        return lines
+    line_start = text.rfind("\n", 0, start) + 1
+    depth_at_nodes = start - line_start
+    for lineno, line in enumerate(text[line_start:].splitlines(), text.count("\n", 0, start) + 1):
+        stripped = line.strip()
+        indent = len(line) - len(line.lstrip())
+        if stripped.startswith('"name": ') and indent == depth_at_nodes + 4:
+            try:
+                name = json.loads(stripped[len('"name": ') :].rstrip(","))
+            except json.JSONDecodeError:
+                continue
+            lines.setdefault(name, lineno)
+        if stripped.startswith('"edges"') and indent == depth_at_nodes:
+            break
+    return lines
+
+
 def _print_diagnostics(diags, path: str) -> int:
     from studio.core.validation import format_diagnostic
 
     errors = 0
+    lines = _node_lines(path)
     for d in diags:
-        print(f"{Path(path).name}: {format_diagnostic(d)}", file=sys.stderr)
+        where = Path(path).name
+        if d.node in lines:
+            where += f", line {lines[d.node]}"
+        print(f"{where}: {format_diagnostic(d)}", file=sys.stderr)
         errors += d.severity == "error"
     return errors
 
@@ -160,8 +190,10 @@ def cmd_summary(args) -> int:
     result = infer_shapes(project.graph)
     data = summary_data(project, result)
     if result.errors:
+        lines = _node_lines(args.project)
         for node, message in result.errors.items():
-            _err(f"{Path(args.project).name}: error: {node}: {message}")
+            where = Path(args.project).name + (f", line {lines[node]}" if node in lines else "")
+            _err(f"{where}: error: {node}: {message}")
     if args.json:
         print(json.dumps(data, indent=2))
     else:
@@ -173,10 +205,18 @@ def cmd_import(args) -> int:
     from studio.engine.importer import ModelImportError, import_model_file
     from studio.project import Project, runs_dir, save_project
 
+    from studio.project import PROJECT_SUFFIX, ProjectError
+
     source = Path(args.model)
-    out = Path(args.output) if args.output else source.with_suffix("").with_suffix(".studio.json")
-    if not out.name.endswith(".studio.json"):
-        out = out.with_name(out.name + ".studio.json") if out.suffix != ".json" else out
+    if args.output:
+        out = Path(args.output)
+    else:  # model.v2.keras -> model.v2.studio.json beside it
+        out = source.with_name(source.name[: -len(source.suffix) or None] + PROJECT_SUFFIX)
+    if not out.name.endswith(PROJECT_SUFFIX):
+        out = out.with_name(out.name + PROJECT_SUFFIX) if out.suffix != ".json" else out
+    if not out.parent.is_dir():
+        _err(f"studio: cannot write {out}: the folder {out.parent} does not exist.")
+        return EXIT_UNREADABLE
     try:
         graph = import_model_file(source)
     except ModelImportError as exc:
@@ -200,6 +240,9 @@ def cmd_import(args) -> int:
             loaded = len(weights)
     try:
         save_project(project, out)
+    except ProjectError as exc:
+        _err(f"studio: {exc}")
+        return EXIT_UNREADABLE
     except OSError as exc:
         _err(f"studio: cannot write {out}: {exc.strerror or exc}")
         return EXIT_UNREADABLE

@@ -128,7 +128,7 @@ def _bad_param(d):
     [
         (_unknown_layer, ["SuperDense", "max_pooling2d"]),
         (_cycle, ["cycle", "conv2d"]),
-        (_bad_param, ["dropout", "rate", "1.5"]),
+        (_bad_param, ["dropout", "rate", "1.5", "line 9"]),
     ],
     ids=["unknown_layer", "cycle", "bad_param"],
 )

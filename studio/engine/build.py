@@ -62,11 +62,13 @@ def node_spec(node: Node, catalog: Catalog) -> LayerSpec:
     return spec
 
 
-def port_names(node: Node, spec: LayerSpec | None) -> list[str]:
-    """The input ports of a node, in call order."""
+def port_names(node: Node, spec: LayerSpec | None, subgraph: Graph | None = None) -> list[str]:
+    """The input ports of a node, in call order (a nested model's: its graph's inputs)."""
     if node.type == MODEL_TYPE:
-        assert node.subgraph is not None
-        return [n.name for n in node.subgraph.input_nodes]
+        subgraph = subgraph or node.subgraph
+        if subgraph is None:
+            raise EngineError("This nested model has no graph.", node.name)
+        return [n.name for n in subgraph.input_nodes]
     return [p.name for p in spec.inputs] if spec else []
 
 
@@ -86,10 +88,17 @@ def gather_inputs(graph: Graph, node: Node, produced: dict[str, list[Any]]) -> d
     return {port: [t for _, t in sorted(items, key=lambda x: x[0])] for port, items in by_port.items()}
 
 
-def call_layer(layer, node: Node, spec: LayerSpec | None, inputs: dict[str, list[Any]]):
+def call_layer(
+    layer,
+    node: Node,
+    spec: LayerSpec | None,
+    inputs: dict[str, list[Any]],
+    subgraph: Graph | None = None,
+):
     """Call a layer/op/nested model the way the Functional API would, return its outputs."""
     if node.type == MODEL_TYPE:
-        names = port_names(node, spec)
+        # A shared nested model takes the ports of the owner's graph.
+        names = port_names(node, spec, subgraph)
         args = [inputs[n][0] if n in inputs else None for n in names]
         missing = [n for n, a in zip(names, args) if a is None]
         if missing:
@@ -150,8 +159,8 @@ def call_arguments(
 def _as_list(result) -> list[Any]:
     if isinstance(result, (list, tuple)):
         return list(result)
-    if isinstance(result, dict):
-        return list(result.values())
+    if isinstance(result, dict):  # Keras' flatten order
+        return [result[k] for k in sorted(result)]
     return [result]
 
 
@@ -198,8 +207,9 @@ def build_model(graph: Graph, catalog: Catalog | None = None, name: str | None =
             layer = make_layer(node, spec, catalog)
         layers[node.name] = layer
         ins = gather_inputs(graph, node, produced)
+        owner = graph.node(node.shared_with) if node.shared_with else node
         try:
-            produced[node.name] = call_layer(layer, node, spec, ins)
+            produced[node.name] = call_layer(layer, node, spec, ins, owner.subgraph)
         except EngineError:
             raise
         except Exception as exc:

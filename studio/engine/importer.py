@@ -78,8 +78,9 @@ def read_model_config(path: str | Path) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def _object_aliases() -> dict[tuple[str, str], str]:
     """``(class_name, frozen default config) -> alias`` for initializers etc."""
-    import keras
+    from studio.engine import load_keras
 
+    keras = load_keras()
     catalog = load_catalog()
     table: dict[tuple[str, str], str] = {}
     getters = {
@@ -233,9 +234,12 @@ def _legacy_node(inbound: list) -> tuple[list, dict]:
     return args, kwargs
 
 
-def _ports_for(node: Node, spec: LayerSpec | None) -> list[tuple[str, bool, bool]]:
-    if node.type == MODEL_TYPE and node.subgraph is not None:
-        return [(n.name, False, False) for n in node.subgraph.input_nodes]
+def _ports_for(node: Node, spec: LayerSpec | None, graph: Graph) -> list[tuple[str, bool, bool]]:
+    if node.type == MODEL_TYPE:
+        owner = graph.node(node.shared_with) if node.shared_with else node
+        if owner.subgraph is not None:
+            return [(n.name, False, False) for n in owner.subgraph.input_nodes]
+        return []
     return [(p.name, p.variadic, p.optional) for p in spec.inputs] if spec else []
 
 
@@ -335,10 +339,12 @@ def _model_to_graph(model: dict[str, Any], catalog: Catalog) -> Graph:
 
     outputs = cfg.get("output_layers", [])
     if isinstance(outputs, dict):
+        # Keras numbers a dict's tensors in sorted-key order (its flatten order); the
+        # outputs keep that order so that edges from a nested model's outputs line up.
         graph.set_outputs(
             [
                 Output(app_names[(r[0], r[1])], r[2], key)
-                for key, r in ((k, _refs(v)[0]) for k, v in outputs.items())
+                for key, r in ((k, _refs(outputs[k])[0]) for k in sorted(outputs))
             ]
         )
     else:
@@ -350,8 +356,12 @@ def _refs(value: Any) -> list[tuple[str, int, int]]:
     """``input_layers``/``output_layers`` as a list of (layer, node, tensor)."""
     if not value:
         return []
+    if isinstance(value, dict):  # dict inputs/outputs: Keras' flatten order is sorted keys
+        return [ref for key in sorted(value) for ref in _refs(value[key])]
     if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
         return [(value[0], int(value[1]), int(value[2]))]
+    if not isinstance(value, list):
+        raise ModelImportError(f"Unexpected layer reference {value!r} in the model config.")
     out = []
     for item in value:
         out.extend(_refs(item))
@@ -359,7 +369,7 @@ def _refs(value: Any) -> list[tuple[str, int, int]]:
 
 
 def _connect_call(graph, node, spec, args, kwargs, app_names) -> None:
-    ports = _ports_for(node, spec)
+    ports = _ports_for(node, spec, graph)
     call_args: dict[str, Any] = {}
 
     def link(port: str, value: Any, variadic: bool) -> bool:
@@ -457,7 +467,7 @@ def import_model_file(path: str | Path, catalog: Catalog | None = None) -> Graph
         return config_to_graph(data, catalog)
     except ModelImportError as exc:
         raise ModelImportError(f"{Path(path).name}: {exc.message}", exc.layer) from None
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:
         raise ModelImportError(
             f"{Path(path).name}: the model config has an unexpected structure ({exc})."
         ) from None

@@ -132,6 +132,7 @@ class ShapeInference:
         for e in graph.edges:
             in_edges.setdefault(e.dst, []).append(e)
         live = set()
+        specs_by_node: dict[str, list] = {}
         for node_name in order:
             node = graph.node(node_name)
             edges = sorted(in_edges.get(node_name, []), key=lambda e: (e.dst_port, e.slot))
@@ -151,6 +152,8 @@ class ShapeInference:
                 continue
             owner = graph.node(node.shared_with) if node.shared_with in graph else None
             config_node = owner if owner is not None else node
+            owner_specs = specs_by_node.get(node.shared_with) if node.shared_with else None
+            specs_by_node[node_name] = in_specs
             key = (
                 node.type,
                 config_node.type,
@@ -165,7 +168,7 @@ class ShapeInference:
             live.add(key)
             cached = self._cache.get(key)
             if cached is None:
-                cached = self._compute(graph, node, config_node, in_specs)
+                cached = self._compute(graph, node, config_node, in_specs, owner_specs)
                 self._cache[key] = cached
                 recomputed.append(node_name)
             info = NodeInfo(
@@ -193,13 +196,15 @@ class ShapeInference:
             seconds=0.0,
         )
 
-    def _compute(self, graph: Graph, node: Node, config_node: Node, in_specs) -> NodeInfo:
+    def _compute(
+        self, graph: Graph, node: Node, config_node: Node, in_specs, owner_specs=None
+    ) -> NodeInfo:
         try:
             if node.type == INPUT_TYPE:
                 return self._input_info(node)
             if node.type == MODEL_TYPE:
-                return self._model_info(node, in_specs)
-            return self._layer_info(node, config_node, in_specs)
+                return self._model_info(node, config_node, in_specs)
+            return self._layer_info(node, config_node, in_specs, owner_specs)
         except EngineError as exc:
             return NodeInfo(error=exc.message)
         except Exception as exc:  # any Keras failure becomes this node's diagnostic
@@ -217,12 +222,23 @@ class ShapeInference:
             tensors.setdefault(port, []).append(keras.KerasTensor(shape, dtype=dtype))
         return tensors
 
-    def _layer_info(self, node: Node, config_node: Node, in_specs) -> NodeInfo:
+    def _layer_info(self, node: Node, config_node: Node, in_specs, owner_specs=None) -> NodeInfo:
         spec = node_spec(config_node, self.catalog)
         tensors = self._inputs_from_specs(in_specs)
         scope = StatelessScope(initialize_variables=False) if StatelessScope else _NullScope()
         with scope:
             layer = make_layer(config_node, spec, self.catalog)
+            if owner_specs is not None:
+                # A shared layer is built where its owner is applied; this application
+                # must fit the weights made there.
+                try:
+                    _symbolic_call(
+                        layer, config_node, spec, self._inputs_from_specs(owner_specs)
+                    )
+                except Exception:
+                    raise EngineError(
+                        f"'{config_node.name}', whose layer this node shares, has an error."
+                    ) from None
             try:
                 outputs = _symbolic_call(layer, node, spec, tensors)
             except EngineError:
@@ -244,12 +260,13 @@ class ShapeInference:
                 )
         return info
 
-    def _model_info(self, node: Node, in_specs) -> NodeInfo:
-        if node.subgraph is None:
+    def _model_info(self, node: Node, config_node: Node, in_specs) -> NodeInfo:
+        subgraph = config_node.subgraph
+        if subgraph is None:
             raise EngineError("This nested model has no graph.", node.name)
-        model = build_model(node.subgraph, self.catalog, name=node.name)
+        model = build_model(subgraph, self.catalog, name=config_node.name)
         tensors = self._inputs_from_specs(in_specs)
-        outputs = call_layer(model, node, None, tensors)
+        outputs = call_layer(model, node, None, tensors, subgraph)
         return NodeInfo(
             outputs=[_spec_of(t) for t in outputs],
             params=_count(model.weights),

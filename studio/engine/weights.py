@@ -3,7 +3,7 @@
 Keyed by layer name rather than by position, so a project whose graph was edited still gets
 the weights of every layer that kept its name and shapes.
 
-File layout (HDF5): one group per layer name, datasets ``0``, ``1``, ... in the order of
+File layout (HDF5): one group per layer name (percent-encoded), datasets ``0``, ``1``, ... in the order of
 ``layer.get_weights()``; the file attribute ``format`` is ``studio.weights``.
 """
 
@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import numpy as np
 
@@ -41,7 +42,7 @@ def save_weights(weights: dict[str, list[np.ndarray]], path: str | Path) -> None
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = FORMAT
             for name, arrays in weights.items():
-                group = f.create_group(name.replace("/", "\\"))
+                group = f.create_group(quote(name, safe=""))
                 for i, a in enumerate(arrays):
                     group.create_dataset(str(i), data=a)
         os.replace(tmp, path)
@@ -57,7 +58,7 @@ def read_weights(path: str | Path) -> dict[str, list[np.ndarray]]:
     out: dict[str, list[np.ndarray]] = {}
     with h5py.File(path, "r") as f:
         for key, group in f.items():
-            out[key.replace("\\", "/")] = [group[str(i)][()] for i in range(len(group))]
+            out[unquote(key)] = [group[str(i)][()] for i in range(len(group))]
     return out
 
 
@@ -84,7 +85,8 @@ def apply_weights(model, weights: dict[str, list[np.ndarray]]) -> dict[str, Any]
 
 def weights_from_model_file(path: str | Path) -> dict[str, list[np.ndarray]]:
     """Load a ``.keras``/``.h5`` model with safe mode on and take its weights by layer."""
-    import keras
+    from studio.engine import load_keras
 
+    keras = load_keras()
     model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
     return layer_weights(model)

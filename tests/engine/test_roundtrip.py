@@ -135,14 +135,34 @@ def test_custom_class_is_reported_by_name_and_nothing_runs(keras, tmp_path):
         "config": {
             "name": "m",
             "layers": [
-                {"class_name": "InputLayer", "name": "x", "module": "keras.layers",
-                 "config": {"batch_shape": [None, 3], "dtype": "float32", "name": "x"},
-                 "inbound_nodes": []},
-                {"class_name": "MyFancyLayer", "name": "fancy", "module": "my_package.layers",
-                 "config": {"name": "fancy"},
-                 "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
-                     "shape": [None, 3], "dtype": "float32", "keras_history": ["x", 0, 0]}}],
-                     "kwargs": {}}]},
+                {
+                    "class_name": "InputLayer",
+                    "name": "x",
+                    "module": "keras.layers",
+                    "config": {"batch_shape": [None, 3], "dtype": "float32", "name": "x"},
+                    "inbound_nodes": [],
+                },
+                {
+                    "class_name": "MyFancyLayer",
+                    "name": "fancy",
+                    "module": "my_package.layers",
+                    "config": {"name": "fancy"},
+                    "inbound_nodes": [
+                        {
+                            "args": [
+                                {
+                                    "class_name": "__keras_tensor__",
+                                    "config": {
+                                        "shape": [None, 3],
+                                        "dtype": "float32",
+                                        "keras_history": ["x", 0, 0],
+                                    },
+                                }
+                            ],
+                            "kwargs": {},
+                        }
+                    ],
+                },
             ],
             "input_layers": [["x", 0, 0]],
             "output_layers": [["fancy", 0, 0]],
@@ -180,3 +200,63 @@ def test_imported_application_survives_the_project_file(keras, tmp_path):
     assert path.read_bytes() == first
     assert reopened.graph == graph
     assert build_model(reopened.graph).get_config() == original.get_config()
+
+
+def test_shared_nested_model_and_dict_outputs_import_and_compile(keras):
+    i = keras.Input((8,), name="ii")
+    inner = keras.Model(
+        i,
+        {"z": keras.layers.Dense(5, name="dz")(i), "a": keras.layers.Dense(2, name="da")(i)},
+        name="inner",
+    )
+    a, b = keras.Input((8,), name="a"), keras.Input((8,), name="b")
+    ra, rb = inner(a), inner(b)  # the nested model twice, shared weights
+    out = keras.layers.Concatenate(name="cat")(
+        [
+            keras.layers.Dense(7, name="after_z")(ra["z"]),
+            keras.layers.Dense(3, name="after_a")(rb["a"]),
+        ]
+    )
+    model = keras.Model([a, b], out)
+    graph = config_to_graph(_functional(model))
+    assert graph.node("inner_call2").shared_with == "inner"
+    assert Edge("b", 0, "inner_call2", "ii", 0) in graph.edges
+    rebuilt = build_model(graph)
+    assert rebuilt.count_params() == model.count_params()
+    from studio.engine.shapes import infer_shapes
+
+    result = infer_shapes(graph)
+    assert result.errors == {}
+    assert result.total_params == model.count_params()
+    assert result.nodes["after_z"].params == 5 * 7 + 7
+
+
+def test_dict_inputs_import(keras):
+    p, q = keras.Input((3,), name="p"), keras.Input((5,), name="q")
+    model = keras.Model({"q": q, "p": p}, keras.layers.Concatenate(name="c")([p, q]))
+    graph = config_to_graph(_functional(model))
+    assert sorted(n.name for n in graph.input_nodes) == ["p", "q"]
+    assert build_model(graph).count_params() == model.count_params()
+
+
+def test_a_shared_layer_applied_to_a_tensor_of_another_shape_is_an_error():
+    from studio.engine.shapes import infer_shapes
+
+    g = Graph("g")
+    g.add_node(Node("a", "InputLayer", {"shape": [8]}))
+    g.add_node(Node("b", "InputLayer", {"shape": [5]}))
+    g.add_node(Node("d", "Dense", {"units": 4}))
+    g.add_node(Node("d2", "Dense", shared_with="d"))
+    g.add_edge(Edge("a", 0, "d", "inputs"))
+    g.add_edge(Edge("b", 0, "d2", "inputs"))
+    g.set_outputs([Output("d"), Output("d2")])
+    result = infer_shapes(g)
+    assert result.nodes["d"].error is None
+    assert result.nodes["d2"].error and "(None, 5)" in result.nodes["d2"].error
+
+
+def test_weights_keep_odd_layer_names(tmp_path):
+    weights = {"c\\d": [np.zeros(3)], "e/f%": [np.ones(2)]}
+    save_weights(weights, tmp_path / "w.h5")
+    back = read_weights(tmp_path / "w.h5")
+    assert sorted(back) == sorted(weights)
