@@ -203,9 +203,7 @@ def cmd_summary(args) -> int:
 
 def cmd_import(args) -> int:
     from studio.engine.importer import ModelImportError, import_model_file
-    from studio.project import Project, runs_dir, save_project
-
-    from studio.project import PROJECT_SUFFIX, ProjectError
+    from studio.project import PROJECT_SUFFIX, Project, ProjectError, runs_dir, save_project
 
     source = Path(args.model)
     if args.output:
