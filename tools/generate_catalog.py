@@ -115,6 +115,58 @@ for _name in ("RandomBrightness", "RandomColorDegeneration", "RandomContrast", "
               "RandomSharpness"):  # fmt: skip
     REQUIRED_EXAMPLES[_name] = {"factor": 0.5 if _name != "RandomPosterization" else 4}
 
+# What a node dropped from the palette starts with: values for the required parameters that
+# make a useful layer at once (REQUIRED_EXAMPLES are the smallest that build, not these).
+STARTERS: dict[str, dict[str, Any]] = {
+    "Dense": {"units": 32},
+    "EinsumDense": {"equation": "ab,bc->ac", "output_shape": 32},
+    "Embedding": {"input_dim": 10000, "output_dim": 128},
+    "ReversibleEmbedding": {"input_dim": 10000, "output_dim": 128},
+    "LSTM": {"units": 64},
+    "GRU": {"units": 64},
+    "SimpleRNN": {"units": 64},
+    "Bidirectional": {"layer": ("LSTM", {"units": 64, "return_sequences": True})},
+    "TimeDistributed": {"layer": ("Dense", {"units": 32})},
+    "SpectralNormalization": {"layer": ("Dense", {"units": 32})},
+    "MultiHeadAttention": {"num_heads": 4, "key_dim": 32},
+    "InputLayer": {"shape": (28, 28, 1)},
+    "Reshape": {"target_shape": (-1,)},
+    "Rescaling": {"scale": 1 / 255},
+    "Resizing": {"height": 224, "width": 224},
+    "CenterCrop": {"height": 224, "width": 224},
+    "RandomCrop": {"height": 224, "width": 224},
+    "Hashing": {"num_bins": 64},
+    "HashedCrossing": {"num_bins": 64},
+    "CategoryEncoding": {"num_tokens": 10},
+}
+for _name in ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+              "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D", "ConvLSTM1D",
+              "ConvLSTM2D", "ConvLSTM3D"):  # fmt: skip
+    _rank = int(_name[-2]) if _name[-2].isdigit() else 2
+    STARTERS[_name] = {"filters": 32, "kernel_size": [3] * _rank}
+for _name in ("DepthwiseConv1D", "DepthwiseConv2D"):
+    STARTERS[_name] = {"kernel_size": [3] * int(_name[-2])}
+
+
+def starter_params(class_name: str) -> dict[str, Any]:
+    """JSON values for a new node's required parameters (inner layers serialized)."""
+    import keras
+
+    out = {}
+    for key, value in {**REQUIRED_EXAMPLES.get(class_name, {}), **STARTERS.get(class_name, {})}.items():
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict):
+            inner = getattr(keras.layers, value[0])
+            value = {
+                "module": "keras.layers",
+                "class_name": value[0],
+                "config": {"name": value[0].lower(), **jsonable(value[1])},
+                "registered_name": None,
+            }
+            assert inner is not None
+        out[key] = jsonable(value)
+    return out
+
+
 # Config keys whose get_config() value follows from the example arguments above; they get
 # the value a node starts with instead. InputLayer stores `shape` as `batch_shape`.
 # Likewise values Keras computes from other arguments (pooling strides default to the pool
@@ -721,6 +773,9 @@ def layer_entry(class_name: str, cls: type, aliases: list[str], choices: dict) -
         "call_params": call_params,
         "defaults": defaults,
         "common": class_name in COMMON,
+        "starter": {
+            k: v for k, v in starter_params(class_name).items() if k in required
+        },
     }
     others = [a for a in aliases if a != class_name]
     if others:

@@ -24,7 +24,8 @@ Schema of ``catalog.json`` (see ``docs/catalog.md``)::
                       "length": null, "doc": "Positive integer, ..."}],
           "call_params": [{"name": "use_causal_mask", "kind": "bool", "default": false}],
           "defaults": { the complete get_config() of a default instance, without "name" },
-          "common": true
+          "common": true,
+          "starter": {"units": 32}   (values for required parameters on a new node)
         },
         "ops.Add": {"module": "keras.src.ops.numpy", "class_name": "Add",
                     "category": "Operations", ...}
@@ -107,6 +108,7 @@ class LayerSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     output_rules: tuple[dict[str, Any], ...] = ()
     common: bool = False
+    starter: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_op(self) -> bool:
@@ -168,6 +170,7 @@ class LayerSpec:
             defaults=d.get("defaults", {}),
             output_rules=tuple(d.get("output_rules", [])),
             common=bool(d.get("common", False)),
+            starter=d.get("starter", {}),
         )
 
 

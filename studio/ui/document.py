@@ -1,0 +1,114 @@
+"""The open project, as the Qt views see it.
+
+``Document`` wraps a :class:`~studio.project.Project` and its :class:`UndoStack`. Views
+observe it through Qt signals and change it only by :meth:`Document.push` -ing commands.
+It re-emits the model's :class:`GraphEvent` s as ``graphChanged``, keeps the validator's
+diagnostics current, and knows whether there are unsaved changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.catalog import Catalog, load_catalog
+from studio.core.commands import Command, UndoStack
+from studio.core.graph import Graph, GraphError, GraphEvent
+from studio.core.validation import Diagnostic, validate
+from studio.project import Project, load_project, save_project
+
+
+class Document(QObject):
+    """One open project: graph, undo history, file path, diagnostics."""
+
+    graphChanged = Signal(object)  # GraphEvent
+    diagnosticsChanged = Signal(list)  # list[Diagnostic]
+    undoStackChanged = Signal()  # texts / can-undo / clean state may have changed
+    modifiedChanged = Signal(bool)
+    pathChanged = Signal(object)  # Path | None
+    refused = Signal(str)  # an edit the model refused, with the reason
+
+    def __init__(self, project: Project | None = None, catalog: Catalog | None = None) -> None:
+        super().__init__()
+        self.catalog = catalog or load_catalog()
+        self.project = project or Project(name="untitled", graph=Graph("model"))
+        self.stack = UndoStack(self.project.graph)
+        self.project.graph.subscribe(self._on_graph_event)
+        self.stack.subscribe(self._on_stack_changed)
+        self._modified = False
+        self._stale = False
+        self._diagnostics: list[Diagnostic] = validate(self.graph, self.catalog)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def graph(self) -> Graph:
+        return self.project.graph
+
+    @property
+    def path(self) -> Path | None:
+        return self.project.path
+
+    @property
+    def title(self) -> str:
+        return self.path.name if self.path else f"{self.project.name} (unsaved)"
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return list(self._diagnostics)
+
+    def is_modified(self) -> bool:
+        return not self.stack.is_clean()
+
+    # ------------------------------------------------------------------ editing
+    def push(self, command: Command, merge: bool = False) -> bool:
+        """Do an edit through the undo stack. A refused edit emits ``refused`` and returns
+        False; the graph and the history stay as they were."""
+        try:
+            self.stack.push(command, merge=merge)
+        except GraphError as exc:
+            self.refused.emit(str(exc))
+            return False
+        return True
+
+    def undo(self) -> None:
+        self.stack.undo()
+
+    def redo(self) -> None:
+        self.stack.redo()
+
+    # ------------------------------------------------------------------ files
+    @classmethod
+    def open(cls, path: str | Path, catalog: Catalog | None = None) -> Document:
+        """Raises ProjectError with a message that names the file and line."""
+        return cls(load_project(path), catalog)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ValueError("The project has no file yet; choose one with Save As.")
+        if target != self.path:
+            name = target.name
+            self.project.name = name[: -len(".studio.json")] if name.endswith(".studio.json") else target.stem
+        saved = save_project(self.project, target)
+        self.stack.set_clean()
+        self.pathChanged.emit(saved)
+        return saved
+
+    # ------------------------------------------------------------------ observers
+    def _on_graph_event(self, event: GraphEvent) -> None:
+        self.graphChanged.emit(event)
+        if event.kind != "node_moved":
+            self._stale = True
+
+    def _on_stack_changed(self) -> None:
+        # Validate once per command (a macro emits many graph events), not once per event.
+        if self._stale:
+            self._stale = False
+            self._diagnostics = validate(self.graph, self.catalog)
+            self.diagnosticsChanged.emit(self.diagnostics)
+        self.undoStackChanged.emit()
+        modified = self.is_modified()
+        if modified != self._modified:
+            self._modified = modified
+            self.modifiedChanged.emit(modified)
