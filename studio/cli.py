@@ -250,15 +250,13 @@ def cmd_import(args) -> int:
 
 
 def cmd_gui(args) -> int:
-    from studio.resources import example_path
-
-    project = args.project or str(example_path("mnist_cnn.studio.json"))
-    print(
-        "The Studio editor window is not part of this build yet; "
-        f"here is the summary of {Path(project).name}.\n"
-    )
-    ns = argparse.Namespace(project=project, json=False)
-    return cmd_summary(ns)
+    """The editor window (``studio [PROJECT]``, ``studio --screenshot OUT.png [PROJECT]``)."""
+    try:
+        from studio.ui.app import run_gui
+    except ImportError as exc:  # a broken Qt installation: say so, no traceback
+        _err(f"studio: the editor window cannot start: {exc}")
+        return EXIT_INTERNAL
+    return run_gui(args.project, screenshot=getattr(args, "screenshot", None))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -289,8 +287,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     commands = {"validate", "summary", "import"}
-    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
-        args = argparse.Namespace(project=argv[0] if argv else None)
+    if not argv or argv[0] == "--screenshot" or (
+        argv[0] not in commands and not argv[0].startswith("-")
+    ):
+        gui = argparse.ArgumentParser(prog="studio", description="Open the Studio editor.")
+        gui.add_argument("project", nargs="?", help="a *.studio.json project or a Keras model")
+        gui.add_argument(
+            "--screenshot", metavar="OUT.png", help="save a screenshot once shapes are shown, exit"
+        )
+        args = gui.parse_args(argv)
         handler = cmd_gui
     else:
         args = parser.parse_args(argv)

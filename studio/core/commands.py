@@ -15,7 +15,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from studio.core.graph import Edge, Graph, GraphError, Node, Output
+from studio.core.graph import Edge, Graph, GraphError, GraphEvent, Node, Output
 
 
 class Command:
@@ -278,6 +278,49 @@ class ReplaceGraph(Command):
     def undo(self, graph: Graph) -> None:
         assert self.old is not None
         graph.replace_with(self.old)
+
+
+class InSubgraph(Command):
+    """Apply ``command`` to the nested graph reached by ``path`` (Model node names, outermost
+    first). The outer Model node then reports a change, so observers of the top graph (the
+    document, shape inference, validation) see every nested edit."""
+
+    def __init__(self, path: list[str], command: Command) -> None:
+        self.path = list(path)
+        self.command = command
+        self.text = command.text + (f" (in {'/'.join(self.path)})" if self.path else "")
+
+    def _target(self, graph: Graph) -> Graph:
+        for name in self.path:
+            node = graph.node(name)
+            if node.subgraph is None:
+                raise GraphError(f"'{name}' is not a nested model.")
+            graph = node.subgraph
+        return graph
+
+    def _changed(self, graph: Graph) -> None:
+        if self.path:
+            graph._emit(GraphEvent("node_changed", node=self.path[0], keys=("subgraph",)))
+
+    def redo(self, graph: Graph) -> None:
+        self.command.redo(self._target(graph))
+        self._changed(graph)
+
+    def undo(self, graph: Graph) -> None:
+        self.command.undo(self._target(graph))
+        self._changed(graph)
+
+    def merge_with(self, other: Command) -> bool:
+        return (
+            isinstance(other, InSubgraph)
+            and other.path == self.path
+            and self.command.merge_with(other.command)
+        )
+
+
+def in_graph(path: list[str], command: Command) -> Command:
+    """``command`` itself at the top level, else wrapped to reach the nested graph."""
+    return InSubgraph(path, command) if path else command
 
 
 def Group(  # noqa: N802 - reads as a command

@@ -20,7 +20,9 @@ class _Worker(QObject):
     loaded = Signal(str, float)  # versions, seconds
     loadFailed = Signal(str)
     shapesReady = Signal(int, object)  # generation, ShapeResult
+    jobDone = Signal(int, object, str)  # job id, result, error message ("" when it worked)
     wake = Signal()
+    runJob = Signal(int, object)
 
     def __init__(self) -> None:
         super().__init__()
@@ -28,6 +30,17 @@ class _Worker(QObject):
         self._pending: tuple[int, Graph] | None = None
         self._inference = None
         self.wake.connect(self._process)
+        self.runJob.connect(self._run_job)
+
+    @Slot(int, object)
+    def _run_job(self, job_id: int, fn) -> None:
+        try:
+            result = fn()
+        except Exception as exc:  # reported to the caller as a sentence
+            message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            self.jobDone.emit(job_id, None, message)
+            return
+        self.jobDone.emit(job_id, result, "")
 
     @Slot()
     def load(self) -> None:
@@ -77,6 +90,7 @@ class EngineClient(QObject):
     loaded = Signal(str, float)
     loadFailed = Signal(str)
     shapesReady = Signal(int, object)
+    jobDone = Signal(int, object, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,6 +101,8 @@ class EngineClient(QObject):
         self._worker.loaded.connect(self._on_loaded)
         self._worker.loadFailed.connect(self.loadFailed)
         self._worker.shapesReady.connect(self._on_shapes)
+        self._worker.jobDone.connect(self.jobDone)
+        self._jobs = 0
         self._thread.started.connect(self._worker.load)
         self._generation = 0
         self.is_loaded = False
@@ -101,6 +117,13 @@ class EngineClient(QObject):
         self._generation += 1
         self._worker.submit(self._generation, graph.copy())
         return self._generation
+
+    def run(self, fn) -> int:
+        """Run ``fn()`` on the engine thread (after TensorFlow has loaded); the answer comes
+        as ``jobDone(job_id, result, error)``."""
+        self._jobs += 1
+        self._worker.runJob.emit(self._jobs, fn)
+        return self._jobs
 
     @property
     def generation(self) -> int:

@@ -68,3 +68,19 @@ def test_group_refuses_unknown_shapes_inputs_and_split_sharing():
     g.add_node(Node("d1_again", "Dense", shared_with="d1"))
     with pytest.raises(GraphError, match="shares the layer"):
         Group(g, ["d1"], "block", shapes={("x", 0): [16]})
+
+
+def test_edits_inside_a_nested_graph_are_undoable_and_reported_on_the_outer_node():
+    from studio.core.commands import SetParam, in_graph
+
+    g = _graph()
+    stack = UndoStack(g)
+    stack.push(Group(g, ["drop", "d2"], "block", shapes={("d1", 0): [8]}))
+    events = []
+    g.subscribe(events.append)
+    stack.push(in_graph(["block"], SetParam("d2", "units", 16)))
+    assert g.node("block").subgraph.node("d2").params["units"] == 16
+    assert events[-1].kind == "node_changed" and events[-1].node == "block"
+    assert "in block" in stack.undo_text()
+    stack.undo()
+    assert g.node("block").subgraph.node("d2").params["units"] == 8

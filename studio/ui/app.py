@@ -1,0 +1,83 @@
+"""Start the GUI: ``studio [PROJECT]`` and ``studio --screenshot OUT.png [PROJECT]``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from studio.project import ProjectError
+from studio.resources import example_path
+
+SCREENSHOT_TIMEOUT_S = 180
+
+
+def _application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Studio")
+    app.setOrganizationName("Studio")
+    return app
+
+
+def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
+    """Open the main window on ``project`` (default: the bundled example)."""
+    started = time.perf_counter()
+    app = _application()
+    from studio.ui.document import Document
+    from studio.ui.mainwindow import MainWindow
+
+    path = Path(project) if project else example_path("mnist_cnn.studio.json")
+    document = None
+    error = None
+    if path.name.endswith(".studio.json") or path.suffix.lower() not in {".keras", ".h5", ".hdf5", ".json"}:
+        try:
+            document = Document.open(path)
+        except ProjectError as exc:
+            error = str(exc)
+    window = MainWindow(document)
+    window.show()
+    window.launch_seconds = time.perf_counter() - started
+    if error:
+        if screenshot:
+            print(f"studio: {error}", file=sys.stderr)
+            return 2
+        QMessageBox.critical(window, "Cannot open project", error)
+    elif document is None:
+        window.import_model(path)
+    # TensorFlow loads in the engine thread once the window is on screen.
+    QTimer.singleShot(0, window.engine.start)
+    if not screenshot:
+        QTimer.singleShot(200, window.offer_recovery)
+        code = app.exec()
+        window.engine.shutdown()
+        return code
+    return _screenshot(app, window, Path(screenshot))
+
+
+def _screenshot(app: QApplication, window, out: Path) -> int:
+    """Wait until the shapes of the open graph are on screen, then save the window."""
+    deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        app.processEvents()
+        engine = window.engine
+        if engine.is_loaded and window.shown_generation == engine.generation and not window._jobs:
+            break
+        time.sleep(0.01)
+    else:
+        print("studio: timed out waiting for shapes; the screenshot shows what was there.", file=sys.stderr)
+    window.view.fit_all()
+    for _ in range(5):
+        app.processEvents()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ok = window.grab().save(str(out))
+    window.document.stack.set_clean()  # a screenshot never asks to save
+    window.close()
+    window.engine.shutdown()
+    if not ok:
+        print(f"studio: could not write {out}", file=sys.stderr)
+        return 2
+    print(f"Saved a screenshot of {window.document.title} to {out}.")
+    return 0

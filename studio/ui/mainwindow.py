@@ -1,0 +1,589 @@
+"""Studio's main window: canvas, palette, inspector, problems, summary, menus, files."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio import __version__
+from studio.core.commands import AddNode, in_graph
+from studio.core.graph import Node
+from studio.project import ProjectError
+from studio.ui.canvas import GraphScene, GraphView
+from studio.ui.document import Document
+from studio.ui.engine_client import EngineClient
+from studio.ui.panels import InspectorWidget, PaletteWidget, ProblemsWidget, SummaryWidget
+from studio.ui.recovery import RecoveryStore
+
+PROJECT_FILTER = "Studio projects (*.studio.json);;All files (*)"
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5 *.json);;All files (*)"
+MAX_RECENT = 10
+AUTOSAVE_MS = 30_000
+STRUCTURAL_SAVE_MS = 2_000
+
+
+def _snake(name: str) -> str:
+    out = []
+    for i, ch in enumerate(name):
+        if ch.isupper() and i and not name[i - 1].isupper():
+            out.append("_")
+        out.append(ch.lower())
+    return "".join(out).replace(".", "_")
+
+
+class Breadcrumb(QWidget):
+    """"model › encoder › block": click a part to go back up a nested graph."""
+
+    pathSelected = Signal(list)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._layout = QHBoxLayout(self)
+        self._layout.setContentsMargins(6, 2, 6, 2)
+        self._layout.setSpacing(2)
+
+    def set_path(self, root: str, path: list[str]) -> None:
+        while self._layout.count():
+            item = self._layout.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        parts = [root, *path]
+        for i, part in enumerate(parts):
+            if i:
+                self._layout.addWidget(QLabel("›"))
+            button = QToolButton()
+            button.setText(part)
+            button.setAutoRaise(True)
+            button.setEnabled(i < len(parts) - 1)
+            button.clicked.connect(lambda _=False, p=path[:i]: self.pathSelected.emit(p))
+            self._layout.addWidget(button)
+        self._layout.addStretch(1)
+        self.setVisible(bool(path))
+
+
+class MainWindow(QMainWindow):
+    """One window, one open project."""
+
+    shapesShown = Signal(int)  # generation whose shapes are on screen (tests, --screenshot)
+
+    def __init__(
+        self,
+        document: Document | None = None,
+        engine: EngineClient | None = None,
+        settings: QSettings | None = None,
+        recovery: RecoveryStore | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or QSettings("Studio", "Studio")
+        self.recovery = recovery or RecoveryStore()
+        self.session = uuid.uuid4().hex[:8]
+        self.engine = engine or EngineClient(self)
+        self.engine.loaded.connect(self._on_engine_loaded)
+        self.engine.loadFailed.connect(lambda msg: self._set_engine_status(msg, error=True))
+        self.engine.shapesReady.connect(self._on_shapes)
+        self.engine.jobDone.connect(self._on_job_done)
+        self._jobs: dict[int, object] = {}
+        self.shown_generation = 0
+        self.setAcceptDrops(True)
+        self.setWindowTitle("Studio")
+        self.resize(1400, 860)
+
+        self.document: Document | None = None
+        self._build_widgets()
+        self._build_actions()
+        self._build_menus()
+
+        self._autosave = QTimer(self)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.write_recovery)
+        self._autosave.start()
+        self._structural_save = QTimer(self)
+        self._structural_save.setSingleShot(True)
+        self._structural_save.setInterval(STRUCTURAL_SAVE_MS)
+        self._structural_save.timeout.connect(self.write_recovery)
+        self._shape_timer = QTimer(self)
+        self._shape_timer.setSingleShot(True)
+        self._shape_timer.setInterval(30)
+        self._shape_timer.timeout.connect(self._request_shapes)
+
+        self.set_document(document or Document())
+        self._restore_layout()
+
+    # ------------------------------------------------------------------ widgets
+    def _build_widgets(self) -> None:
+        from studio.catalog import load_catalog
+
+        catalog = load_catalog()
+        self.palette = PaletteWidget(catalog)
+        self.palette.layerActivated.connect(self.add_layer_at_centre)
+        self.breadcrumb = Breadcrumb()
+        self.breadcrumb.pathSelected.connect(lambda p: self.scene.open_path(p))
+        self.central = QWidget()
+        layout = QVBoxLayout(self.central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.breadcrumb)
+        self.setCentralWidget(self.central)
+        self.scene: GraphScene | None = None
+        self.view: GraphView | None = None
+
+        self.palette_dock = self._dock("Layers", "palette", self.palette, Qt.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspector", QWidget(), Qt.RightDockWidgetArea)
+        self.problems_dock = self._dock("Problems", "problems", QWidget(), Qt.BottomDockWidgetArea)
+        self.summary_dock = self._dock("Summary", "summary", QWidget(), Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.problems_dock, self.summary_dock)
+        self.problems_dock.raise_()
+        self._default_state = None
+
+        self.valid_label = QLabel()
+        self.params_label = QLabel()
+        self.engine_label = QLabel("TensorFlow loading…")
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.valid_label)
+        bar.addPermanentWidget(self.params_label)
+        bar.addPermanentWidget(self.engine_label)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    # ------------------------------------------------------------------ actions
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.act_new = self._action("&New", self.new_project, K.New)
+        self.act_open = self._action("&Open…", self.open_dialog, K.Open)
+        self.act_save = self._action("&Save", self.save, K.Save)
+        self.act_save_as = self._action("Save &As…", self.save_as, K.SaveAs)
+        self.act_import = self._action(
+            "&Import Keras Model…", self.import_dialog, "Ctrl+I", "Open a .keras, .h5 or JSON model"
+        )
+        self.act_quit = self._action("&Quit", self.close, K.Quit)
+        self.act_undo = self._action("&Undo", lambda: self.document.undo(), [K.Undo])
+        self.act_redo = self._action("&Redo", lambda: self.document.redo(), ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.act_cut = self._action("Cu&t", lambda: self.scene.cut_selection(), K.Cut)
+        self.act_copy = self._action("&Copy", lambda: self.scene.copy_selection(), K.Copy)
+        self.act_paste = self._action("&Paste", lambda: self.scene.paste(), K.Paste)
+        self.act_duplicate = self._action("&Duplicate", lambda: self.scene.duplicate(), "Ctrl+D")
+        self.act_delete = self._action(
+            "&Delete", lambda: self.scene.delete_selection(), [QKeySequence.Delete, "Backspace"]
+        )
+        self.act_select_all = self._action("Select &All", lambda: self.scene.select_all(), K.SelectAll)
+        self.act_rename = self._action("&Rename", lambda: self.scene.rename_selected(), "F2")
+        self.act_fit = self._action("&Fit All", lambda: self.view.fit_all(), "F")
+        self.act_zoom_sel = self._action(
+            "Zoom to &Selection", lambda: self.view.zoom_to_selection(), "Shift+F"
+        )
+        self.act_zoom_in = self._action("Zoom &In", lambda: self.view.zoom_in(), [K.ZoomIn, "Ctrl+="])
+        self.act_zoom_out = self._action("Zoom &Out", lambda: self.view.zoom_out(), K.ZoomOut)
+        self.act_layout = self._action("&Arrange Nodes", lambda: self.scene.auto_layout(), "Ctrl+L")
+        self.act_reset_layout = self._action("Reset Panel Layout", self.reset_layout)
+        self.act_about = self._action("&About Studio", self.about)
+        for action in (self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
+                       self.act_delete, self.act_select_all, self.act_rename, self.act_fit,
+                       self.act_zoom_sel, self.act_layout):  # fmt: skip
+            # Canvas shortcuts must not fire while typing in the inspector or search box.
+            action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for action in (self.act_new, self.act_open):
+            file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addSeparator()
+        for action in (self.act_save, self.act_save_as, self.act_import):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        edit = bar.addMenu("&Edit")
+        for action in (self.act_undo, self.act_redo, None, self.act_cut, self.act_copy,
+                       self.act_paste, self.act_duplicate, self.act_delete, None,
+                       self.act_select_all, self.act_rename):  # fmt: skip
+            edit.addSeparator() if action is None else edit.addAction(action)
+        view = bar.addMenu("&View")
+        for action in (self.act_fit, self.act_zoom_sel, self.act_zoom_in, self.act_zoom_out,
+                       None, self.act_layout, None):  # fmt: skip
+            view.addSeparator() if action is None else view.addAction(action)
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.summary_dock):
+            view.addAction(dock.toggleViewAction())
+        view.addAction(self.act_reset_layout)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.act_about)
+        self._refresh_recent()
+
+    # ------------------------------------------------------------------ document
+    def set_document(self, document: Document) -> None:
+        old = self.document
+        self.document = document
+        document.setParent(self)
+        self.scene = GraphScene(document, self)
+        new_view = GraphView(self.scene)
+        for action in (self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
+                       self.act_delete, self.act_select_all, self.act_rename, self.act_fit,
+                       self.act_zoom_sel, self.act_layout):  # fmt: skip
+            new_view.addAction(action)
+        layout = self.central.layout()
+        if self.view is not None:
+            layout.removeWidget(self.view)
+            self.view.deleteLater()
+        self.view = new_view
+        layout.addWidget(self.view, 1)
+
+        self.scene.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        self.scene.selectionChangedNames.connect(self._on_selection)
+        self.scene.pathChanged.connect(self._on_path)
+        document.refused.connect(lambda m: self.statusBar().showMessage(m, 6000))
+        document.graphChanged.connect(self._on_graph_changed)
+        document.modifiedChanged.connect(self._on_modified)
+        document.undoStackChanged.connect(self._update_undo_actions)
+        document.diagnosticsChanged.connect(lambda _d: self._update_validity())
+        document.pathChanged.connect(lambda _p: self._update_title())
+
+        self.inspector = InspectorWidget(document)
+        self.inspector.openNested.connect(lambda p: self.scene.open_path(p))
+        self.problems = ProblemsWidget(document)
+        self.problems.nodeActivated.connect(self.focus_node)
+        self.summary = SummaryWidget(document)
+        self.summary.nodeActivated.connect(self.focus_node)
+        for dock, widget in ((self.inspector_dock, self.inspector),
+                             (self.problems_dock, self.problems),
+                             (self.summary_dock, self.summary)):  # fmt: skip
+            previous = dock.widget()
+            dock.setWidget(widget)
+            if previous is not None:
+                previous.deleteLater()
+        if old is not None:
+            old.deleteLater()
+        self.breadcrumb.set_path(document.graph.name, [])
+        self._update_title()
+        self._update_undo_actions()
+        self._update_validity()
+        self.params_label.setText("")
+        self._request_shapes()
+        QTimer.singleShot(0, self.view.fit_all)
+
+    def _on_graph_changed(self, event) -> None:
+        if event.kind != "node_moved":
+            self._shape_timer.start()
+            if event.kind in ("node_added", "node_removed", "edge_added", "edge_removed", "reset"):
+                self._structural_save.start()
+
+    def _request_shapes(self) -> None:
+        if self.document is not None:
+            self.engine.request(self.document.graph)
+            if self.engine.is_loaded:
+                self._set_engine_status(f"{self.engine.versions} · computing shapes…")
+
+    def _on_shapes(self, generation: int, result) -> None:
+        self.scene.set_shapes(result)
+        self.inspector.set_shapes(result)
+        self.problems.set_shapes(result)
+        self.summary.set_shapes(result)
+        self.params_label.setText(f"{result.total_params:,} parameters")
+        self._set_engine_status(f"{self.engine.versions} · shapes in {result.seconds * 1000:.0f} ms")
+        self._update_validity(result)
+        self.shown_generation = generation
+        self.shapesShown.emit(generation)
+
+    def _on_engine_loaded(self, versions: str, seconds: float) -> None:
+        self._set_engine_status(f"{versions} (loaded in {seconds:.1f} s)")
+
+    def _set_engine_status(self, text: str, error: bool = False) -> None:
+        self.engine_label.setText(text)
+        self.engine_label.setStyleSheet("color: #d0473b;" if error else "")
+
+    def _update_validity(self, result=None) -> None:
+        diags = self.document.diagnostics
+        errors = sum(d.severity == "error" for d in diags)
+        result = result or self.engine.latest
+        if result is not None and self.engine.generation == self.shown_generation:
+            errors += len(result.errors)
+        if errors:
+            self.valid_label.setText(f"✖ {errors} error{'s' * (errors != 1)}")
+            self.valid_label.setStyleSheet("color: #d0473b;")
+        else:
+            self.valid_label.setText("✔ valid")
+            self.valid_label.setStyleSheet("color: #2e9d57;")
+
+    def _on_selection(self, names: list[str]) -> None:
+        if len(names) == 1:
+            self.inspector.set_node(self.scene.path, names[0])
+        else:
+            self.inspector.set_node(self.scene.path, None if not names else names)
+
+    def _on_path(self, path: list[str]) -> None:
+        self.breadcrumb.set_path(self.document.graph.name, path)
+        self.inspector.set_node(path, None)
+
+    def focus_node(self, name: str) -> None:
+        if self.scene.path:
+            self.scene.open_path([])
+        if name in self.document.graph:
+            self.scene.select_nodes([name])
+            self.scene.center_on_node(name)
+
+    def add_layer_at_centre(self, type_: str) -> None:
+        spec = self.document.catalog.get(type_)
+        if spec is None:
+            return
+        graph = self.scene.current_graph()
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        node = Node(graph.unique_name(_snake(type_.removeprefix("ops."))), type_,
+                    params=dict(spec.starter), position=(centre.x(), centre.y()))  # fmt: skip
+        if self.document.push(in_graph(self.scene.path, AddNode(node))):
+            self.scene.select_nodes([node.name])
+
+    def _update_undo_actions(self) -> None:
+        stack = self.document.stack
+        self.act_undo.setEnabled(stack.can_undo())
+        self.act_redo.setEnabled(stack.can_redo())
+        self.act_undo.setText(f"&Undo {stack.undo_text()}" if stack.can_undo() else "&Undo")
+        self.act_redo.setText(f"&Redo {stack.redo_text()}" if stack.can_redo() else "&Redo")
+
+    def _on_modified(self, modified: bool) -> None:
+        self.setWindowModified(modified)
+        if not modified:
+            self.recovery.discard(self.document.path, self.session)
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.document.title}[*] — Studio")
+        self.setWindowModified(self.document.is_modified())
+
+    # ------------------------------------------------------------------ files
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current document (saved, discarded)."""
+        if self.document is None or not self.document.is_modified():
+            return True
+        answer = QMessageBox.warning(
+            self,
+            "Unsaved changes",
+            f"Save the changes to {self.document.title} before closing it?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel,
+            QMessageBox.Save,
+        )
+        if answer == QMessageBox.Save:
+            return self.save()
+        if answer == QMessageBox.Discard:
+            self.recovery.discard(self.document.path, self.session)
+            return True
+        return False
+
+    def new_project(self) -> None:
+        if self.maybe_save():
+            self.set_document(Document())
+
+    def open_dialog(self) -> None:
+        start = str(self.document.path.parent) if self.document.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", start, PROJECT_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        path = Path(path)
+        if path.suffix.lower() in {".keras", ".h5", ".hdf5"} or (
+            path.suffix.lower() == ".json" and not path.name.endswith(".studio.json")
+        ):
+            return self.import_model(path)
+        if not self.maybe_save():
+            return False
+        try:
+            document = Document.open(path)
+        except ProjectError as exc:
+            QMessageBox.critical(self, "Cannot open project", str(exc))
+            return False
+        self.set_document(document)
+        self._add_recent(path)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        suggested = str(self.document.path or Path.cwd() / f"{self.document.project.name}.studio.json")
+        path, _ = QFileDialog.getSaveFileName(self, "Save project", suggested, PROJECT_FILTER)
+        if not path:
+            return False
+        if not path.endswith(".studio.json"):
+            path += ".studio.json"
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        previous = self.document.path
+        try:
+            saved = self.document.save(path)
+        except (ProjectError, OSError, ValueError) as exc:
+            QMessageBox.critical(self, "Cannot save project", str(exc))
+            return False
+        self.recovery.discard(previous, self.session)
+        self.recovery.discard(saved, self.session)
+        self._add_recent(saved)
+        self.statusBar().showMessage(f"Saved {saved.name}", 4000)
+        return True
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import Keras model", "", MODEL_FILTER)
+        if path:
+            self.import_model(Path(path))
+
+    def import_model(self, path: Path) -> bool:
+        """Import on the engine thread (it needs Keras); the window stays responsive."""
+        if not self.maybe_save():
+            return False
+
+        def job():
+            from studio.engine.importer import import_model_file
+
+            return import_model_file(path)
+
+        self.statusBar().showMessage(f"Importing {path.name}…")
+        self._jobs[self.engine.run(job)] = ("import", path)
+        return True
+
+    def _on_job_done(self, job_id: int, result, error: str) -> None:
+        kind = self._jobs.pop(job_id, None)
+        if kind is None:
+            return
+        _what, path = kind
+        if error:
+            QMessageBox.critical(self, "Cannot import model", error)
+            self.statusBar().showMessage(f"Import of {path.name} failed", 6000)
+            return
+        from studio.project import Project
+
+        name = path.name.split(".")[0]
+        self.set_document(Document(Project(name=name, graph=result)))
+        self.statusBar().showMessage(f"Imported {path.name}: {len(result)} nodes", 6000)
+
+    # ------------------------------------------------------------------ recent files
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recentFiles", [])
+        if isinstance(value, str):
+            value = [value]
+        return [v for v in (value or []) if v]
+
+    def _add_recent(self, path: Path) -> None:
+        files = [str(Path(path).resolve())] + [f for f in self._recent() if f != str(Path(path).resolve())]
+        self.settings.setValue("recentFiles", files[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self._recent()
+        for f in files:
+            action = self.recent_menu.addAction(Path(f).name)
+            action.setToolTip(f)
+            action.triggered.connect(lambda _=False, f=f: self.open_path(f))
+        self.recent_menu.setEnabled(bool(files))
+
+    # ------------------------------------------------------------------ recovery
+    def write_recovery(self) -> None:
+        if self.document is not None and self.document.is_modified():
+            try:
+                self.recovery.write(self.document.project, self.session)
+            except (OSError, ProjectError) as exc:
+                self.statusBar().showMessage(f"Autosave failed: {exc}", 6000)
+
+    def offer_recovery(self) -> bool:
+        """After a crash: offer to restore unsaved work. True when something was restored."""
+        entries = self.recovery.entries()
+        if not entries:
+            return False
+        entry = max(entries, key=lambda e: e.saved_at)
+        answer = QMessageBox.question(
+            self,
+            "Recover unsaved work",
+            f"Studio did not close normally. Restore {entry.describe()}?",
+            QMessageBox.Yes | QMessageBox.No,
+            QMessageBox.Yes,
+        )
+        if answer != QMessageBox.Yes:
+            for e in entries:
+                self.recovery.remove(e)
+            return False
+        try:
+            project = self.recovery.restore(entry)
+        except ProjectError as exc:
+            QMessageBox.critical(self, "Cannot recover", str(exc))
+            return False
+        document = Document(project)
+        # The restored work is not saved in its file yet: mark it modified.
+        document.stack._clean_index = None
+        self.set_document(document)
+        self._on_modified(True)
+        for e in entries:
+            self.recovery.remove(e)
+        self.write_recovery()
+        return True
+
+    # ------------------------------------------------------------------ window
+    def _restore_layout(self) -> None:
+        self._default_state = self.saveState()
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def reset_layout(self) -> None:
+        if self._default_state is not None:
+            self.restoreState(self._default_state)
+            for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.summary_dock):
+                dock.show()
+
+    def about(self) -> None:
+        versions = self.engine.versions or "TensorFlow is still loading"
+        QMessageBox.about(
+            self, "About Studio", f"<b>Studio {__version__}</b><br>Build Keras networks visually.<br>{versions}"
+        )
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(url.toLocalFile())
+                break
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.recovery.discard(self.document.path, self.session)
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self._autosave.stop()
+        event.accept()
