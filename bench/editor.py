@@ -82,7 +82,6 @@ def bench_big_graph() -> None:
     from studio.ui.app import _application
 
     app = _application()
-    from studio.ui.document import Document
     from studio.ui.mainwindow import MainWindow
 
     folder = Path(tempfile.mkdtemp())

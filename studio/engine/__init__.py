@@ -59,3 +59,11 @@ def load_keras():
             os.dup2(saved, 2)
             os.close(saved)
     return keras
+
+
+def versions() -> str:
+    """``"TensorFlow 2.21.0, Keras 3.15.1"`` (imports them)."""
+    keras = load_keras()
+    import tensorflow as tf
+
+    return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"

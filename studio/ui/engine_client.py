@@ -46,18 +46,14 @@ class _Worker(QObject):
     def load(self) -> None:
         start = time.perf_counter()
         try:
-            from studio.engine import load_keras
-
-            keras = load_keras()
-            import tensorflow as tf
-
+            from studio.engine import versions as engine_versions
             from studio.engine.shapes import ShapeInference
 
+            versions = engine_versions()
             self._inference = ShapeInference()
         except Exception as exc:  # shown in the status bar; editing goes on without shapes
             self.loadFailed.emit(f"TensorFlow could not be loaded: {exc}")
             return
-        versions = f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
         self.loaded.emit(versions, time.perf_counter() - start)
         self._process()
 

@@ -128,8 +128,8 @@ class MainWindow(QMainWindow):
         from studio.catalog import load_catalog
 
         catalog = load_catalog()
-        self.palette = PaletteWidget(catalog)
-        self.palette.layerActivated.connect(self.add_layer_at_centre)
+        self.layer_palette = PaletteWidget(catalog)
+        self.layer_palette.layerActivated.connect(self.add_layer_at_centre)
         self.breadcrumb = Breadcrumb()
         self.breadcrumb.pathSelected.connect(lambda p: self.scene.open_path(p))
         self.central = QWidget()
@@ -141,7 +141,7 @@ class MainWindow(QMainWindow):
         self.scene: GraphScene | None = None
         self.view: GraphView | None = None
 
-        self.palette_dock = self._dock("Layers", "palette", self.palette, Qt.LeftDockWidgetArea)
+        self.palette_dock = self._dock("Layers", "palette", self.layer_palette, Qt.LeftDockWidgetArea)
         self.inspector_dock = self._dock("Inspector", "inspector", QWidget(), Qt.RightDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problems", QWidget(), Qt.BottomDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summary", QWidget(), Qt.BottomDockWidgetArea)
