@@ -26,7 +26,7 @@ SWEEPS = 4
 
 
 def layered_layout(
-    graph: Graph, x_gap: float = 220.0, y_gap: float = 110.0
+    graph: Graph, x_gap: float = 280.0, y_gap: float = 110.0
 ) -> dict[str, tuple[float, float]]:
     """Positions for every node: columns by longest path, rows by barycenter.
 
@@ -90,7 +90,7 @@ def layered_layout(
     return positions
 
 
-def apply_layout(graph: Graph, x_gap: float = 220.0, y_gap: float = 110.0) -> Command:
+def apply_layout(graph: Graph, x_gap: float = 280.0, y_gap: float = 110.0) -> Command:
     """An undoable command that moves every node to its automatic position.
 
     Returns:
@@ -105,7 +105,7 @@ def apply_layout(graph: Graph, x_gap: float = 220.0, y_gap: float = 110.0) -> Co
 
 
 def layout_in_place(
-    graph: Graph, x_gap: float = 220.0, y_gap: float = 110.0, recursive: bool = True
+    graph: Graph, x_gap: float = 280.0, y_gap: float = 110.0, recursive: bool = True
 ) -> None:
     """Move nodes to their automatic positions without an undo entry (for imports).
 

@@ -37,7 +37,18 @@ def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
             document = Document.open(path)
         except ProjectError as exc:
             error = str(exc)
-    window = MainWindow(document)
+    settings = None
+    if screenshot:
+        # A screenshot is taken in a fixed, default window: not the user's saved layout.
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+
+        ini = Path(tempfile.mkdtemp(prefix="studio-shot-")) / "settings.ini"
+        settings = QSettings(str(ini), QSettings.IniFormat)
+    window = MainWindow(document, settings=settings)
+    if screenshot:
+        window.resize(1920, 1080)
     window.show()
     window.launch_seconds = time.perf_counter() - started
     if error:
@@ -57,6 +68,22 @@ def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
     return _screenshot(app, window, Path(screenshot))
 
 
+READABLE_ZOOM = 0.75  # below about 0.55 the canvas leaves out shape labels
+
+
+def _frame_for_reading(view) -> None:
+    """Fit the graph; when that would make it too small to read, show its start (the
+    inputs, on the left) at a readable zoom instead, as a user would scroll to it."""
+    view.fit_all()
+    if view.zoom() >= READABLE_ZOOM:
+        return
+    rect = view.scene().items_rect()
+    view.set_zoom(READABLE_ZOOM)
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    margin = 40 / READABLE_ZOOM
+    view.centerOn(rect.left() - margin + visible.width() / 2, rect.center().y())
+
+
 def _screenshot(app: QApplication, window, out: Path) -> int:
     """Wait until the shapes of the open graph are on screen, then save the window."""
     deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
@@ -68,7 +95,11 @@ def _screenshot(app: QApplication, window, out: Path) -> int:
         time.sleep(0.01)
     else:
         print("studio: timed out waiting for shapes; the screenshot shows what was there.", file=sys.stderr)
-    window.view.fit_all()
+    # Show the inspector at work: select the first layer after the inputs.
+    layers = [n.name for n in window.document.graph.nodes if not n.is_input]
+    if layers:
+        window.scene.select_nodes(layers[:1])
+    _frame_for_reading(window.view)
     for _ in range(5):
         app.processEvents()
     out.parent.mkdir(parents=True, exist_ok=True)

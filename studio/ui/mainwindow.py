@@ -461,13 +461,8 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return False
 
-        def job():
-            from studio.engine.importer import import_model_file
-
-            return import_model_file(path)
-
         self.statusBar().showMessage(f"Importing {path.name}…")
-        self._jobs[self.engine.run(job)] = ("import", path)
+        self._jobs[self.engine.run("import", str(path))] = ("import", path)
         return True
 
     def _on_job_done(self, job_id: int, result, error: str) -> None:
@@ -548,6 +543,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ window
     def _restore_layout(self) -> None:
+        # Default proportions: a slim palette, a roomy inspector, a low bottom panel.
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Horizontal)
+        self.resizeDocks([self.problems_dock], [190], Qt.Vertical)
         self._default_state = self.saveState()
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
@@ -586,4 +584,5 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self._autosave.stop()
+        self.engine.shutdown()
         event.accept()

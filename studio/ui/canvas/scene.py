@@ -8,7 +8,7 @@ a change of the outer Model node, so the scene resynchronises by diffing model a
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QMimeData, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -69,6 +69,7 @@ from studio.ui.canvas.style import (
 MIME_LAYER = "application/x-studio-layer"
 PASTE_OFFSET = 40.0
 SCENE_EXTENT = 100_000.0
+SHAPE_BATCH = 120  # node/edge items updated per turn of the event loop on big graphs
 
 
 class GraphScene(QGraphicsScene):
@@ -97,6 +98,7 @@ class GraphScene(QGraphicsScene):
         self._edges: dict[Edge, EdgeItem] = {}
         self._shapes = None
         self._shapes_pending = False
+        self._shape_batches = None
         self._problem_nodes: set[str] = set()
         self._last_refusal = ""
         self._last_selection: list[str] = []
@@ -463,11 +465,42 @@ class GraphScene(QGraphicsScene):
         ``outputs``, ``params``, ``error``, ``blocked_by``, ``warnings``); None forgets it."""
         self._shapes = result
         self._shapes_pending = False
-        for item in self._nodes.values():
-            self._apply_shape(item)
-        for item in self._edges.values():
-            self._apply_edge_label(item)
+        self._shape_batches = self._shape_updates()
+        if len(self._nodes) + len(self._edges) <= SHAPE_BATCH:
+            for _ in self._shape_batches:
+                pass
+            self._shape_batches = None
+        else:
+            # A big graph gets its new shapes in slices, one per turn of the event loop,
+            # so that the window never stalls while a thousand labels change.
+            self._apply_shape_batch()
+
+    def _shape_updates(self):
+        count = 0
+        for item in list(self._nodes.values()):
+            if item.scene() is self:
+                self._apply_shape(item)
+            count += 1
+            if count % SHAPE_BATCH == 0:
+                yield
+        for item in list(self._edges.values()):
+            if item.scene() is self:
+                self._apply_edge_label(item)
+            count += 1
+            if count % SHAPE_BATCH == 0:
+                yield
         self._apply_problems()
+
+    def _apply_shape_batch(self) -> None:
+        batches = self._shape_batches
+        if batches is None:
+            return
+        try:
+            next(batches)
+        except StopIteration:
+            self._shape_batches = None
+            return
+        QTimer.singleShot(0, lambda b=batches: self._apply_shape_batch() if b is self._shape_batches else None)
 
     def set_shapes_pending(self, pending: bool = True) -> None:
         """While TensorFlow loads, nodes without shapes say "shapes pending"."""

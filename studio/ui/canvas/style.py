@@ -28,7 +28,7 @@ SINGLE_PORT_Y = HEADER_H + PAD + LINE_H / 2
 MAX_PARAM_LINES = 2
 
 #: Gaps for the canvas' automatic layout: a column is a node plus room for an edge label.
-LAYOUT_X_GAP = 260.0
+LAYOUT_X_GAP = 280.0  # the core layout's default: room for a shape label per edge
 LAYOUT_Y_GAP = 110.0
 
 # ----------------------------------------------------------------------------- colours

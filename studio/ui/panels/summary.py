@@ -118,7 +118,10 @@ class SummaryWidget(QWidget):
     def set_shapes(self, result: Any) -> None:
         """Show a ShapeResult-like object's shapes and counts (None: "computing…")."""
         self._result = result
-        self.refresh()
+        if self.isVisible():
+            self.refresh()
+        else:  # a hidden (tabbed-away) summary catches up when it is shown
+            self._dirty = True
 
     # ------------------------------------------------------------------ drawing
     def refresh(self) -> None:
@@ -189,8 +192,15 @@ class SummaryWidget(QWidget):
             f"Non-trainable params: {format_count(non_trainable)} ({readable_size(non_trainable)})"
         )
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._dirty:
+            self.refresh()
+
     def rows(self) -> list[tuple[str, str, str, str]]:
         """The table's text, row by row (for tests and copying)."""
+        if self._dirty:
+            self.refresh()
         out = []
         for i in range(self.table.topLevelItemCount()):
             item = self.table.topLevelItem(i)
@@ -205,7 +215,7 @@ class SummaryWidget(QWidget):
         self._timer.start()  # in case no undoStackChanged follows
 
     def _flush(self) -> None:
-        if self._dirty:
+        if self._dirty and self.isVisible():
             self.refresh()
 
     def _on_item(self, item: QTreeWidgetItem, _column: int = 0) -> None:
