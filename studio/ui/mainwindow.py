@@ -310,8 +310,8 @@ class MainWindow(QMainWindow):
         self.summary.set_shapes(result)
         self.params_label.setText(f"{result.total_params:,} parameters")
         self._set_engine_status(f"{self.engine.versions} · shapes in {result.seconds * 1000:.0f} ms")
-        self._update_validity(result)
         self.shown_generation = generation
+        self._update_validity(result)
         self.shapesShown.emit(generation)
 
     def _on_engine_loaded(self, versions: str, seconds: float) -> None:
@@ -326,7 +326,10 @@ class MainWindow(QMainWindow):
         errors = sum(d.severity == "error" for d in diags)
         result = result or self.engine.latest
         if result is not None and self.engine.generation == self.shown_generation:
-            errors += len(result.errors)
+            # Count as the problems list does: a Keras error on a node the validator
+            # already flags is the same problem.
+            flagged = {d.node for d in diags if d.severity == "error"}
+            errors += sum(1 for node in result.errors if node not in flagged)
         if errors:
             self.valid_label.setText(f"✖ {errors} error{'s' * (errors != 1)}")
             self.valid_label.setStyleSheet("color: #d0473b;")
