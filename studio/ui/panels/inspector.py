@@ -331,6 +331,35 @@ class _NarrowSpin(_WheelGuard):
         hint = super().sizeHint()  # type: ignore[misc]
         return QSize(min(hint.width(), self.minimumSizeHint().width() + 40), hint.height())
 
+    # Shared by the int and float spin boxes: the arrows stay in [soft_min, soft_max]
+    # (stepping below soft_min reaches the "None" value when there is one).
+    def _stepped_value(self, value, steps):
+        return value + steps * self.singleStep()  # type: ignore[attr-defined]
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
+        v = self.value()  # type: ignore[attr-defined]
+        if self.none_value is not None and v == self.none_value:
+            new = self.soft_min if steps > 0 else v
+        else:
+            new = self._stepped_value(v, steps)
+            if new < self.soft_min:
+                new = self.none_value if self.none_value is not None else self.soft_min
+            new = min(new, self.soft_max)
+        if new != v:
+            self.setValue(new)  # type: ignore[attr-defined]
+            self.selectAll()  # type: ignore[attr-defined]
+            self.stepped.emit()  # type: ignore[attr-defined]
+
+    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:  # noqa: N802 - Qt override
+        v = self.value()  # type: ignore[attr-defined]
+        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
+        bottom = self.none_value if self.none_value is not None else self.soft_min
+        if v < self.soft_max:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        if v > bottom:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        return flags
+
 
 class _IntSpin(_NarrowSpin, QSpinBox):
     """A spin box whose arrows stay in [soft_min, soft_max] but whose text takes any integer,
@@ -348,31 +377,6 @@ class _IntSpin(_NarrowSpin, QSpinBox):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccelerated(True)
 
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
-        v = self.value()
-        if self.none_value is not None and v == self.none_value:
-            new = self.soft_min if steps > 0 else v
-        else:
-            new = v + steps * self.singleStep()
-            if new < self.soft_min:
-                new = self.none_value if self.none_value is not None else self.soft_min
-            new = min(new, self.soft_max)
-        if new != v:
-            self.setValue(new)
-            self.selectAll()
-            self.stepped.emit()
-
-    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:  # noqa: N802 - Qt override
-        v = self.value()
-        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
-        bottom = self.none_value if self.none_value is not None else self.soft_min
-        if v < self.soft_max:
-            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
-        if v > bottom:
-            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
-        return flags
-
-
 class _FloatSpin(_NarrowSpin, QDoubleSpinBox):
     """Like :class:`_IntSpin` for numbers; shows ``0.5`` rather than ``0.500000`` and takes
     ``1e-07``."""
@@ -389,6 +393,9 @@ class _FloatSpin(_NarrowSpin, QDoubleSpinBox):
             self.setSpecialValueText("None")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccelerated(True)
+
+    def _stepped_value(self, value, steps):
+        return round(value + steps * self.singleStep(), 10)  # no 0.30000000000000004
 
     def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
         return format_number(float(value))
@@ -425,31 +432,6 @@ class _FloatSpin(_NarrowSpin, QDoubleSpinBox):
 
     def fixup(self, text: str) -> str:
         return text
-
-    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt override
-        v = self.value()
-        if self.none_value is not None and v == self.none_value:
-            new = self.soft_min if steps > 0 else v
-        else:
-            new = round(v + steps * self.singleStep(), 10)
-            if new < self.soft_min:
-                new = self.none_value if self.none_value is not None else self.soft_min
-            new = min(new, self.soft_max)
-        if new != v:
-            self.setValue(new)
-            self.selectAll()
-            self.stepped.emit()
-
-    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:  # noqa: N802 - Qt override
-        v = self.value()
-        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
-        bottom = self.none_value if self.none_value is not None else self.soft_min
-        if v < self.soft_max:
-            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
-        if v > bottom:
-            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
-        return flags
-
 
 class _Combo(_WheelGuard, QComboBox):
     def __init__(self) -> None:
