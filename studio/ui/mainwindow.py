@@ -246,6 +246,8 @@ class MainWindow(QMainWindow):
         self.document = document
         document.setParent(self)
         self.scene = GraphScene(document, self)
+        if not self.engine.is_loaded:
+            self.scene.set_shapes_pending(True)  # nodes say so until TensorFlow answers
         new_view = GraphView(self.scene)
         for action in (self.act_cut, self.act_copy, self.act_paste, self.act_duplicate,
                        self.act_delete, self.act_select_all, self.act_rename, self.act_fit,

@@ -140,10 +140,13 @@ def test_no_recovery_offer_after_a_clean_close(make_window, project_file, tmp_pa
 
 
 @pytest.mark.slow
-def test_shapes_arrive_from_the_engine_thread(make_window, project_file, qtbot):
+def test_shapes_arrive_from_the_engine_process(make_window, project_file, qtbot):
     w = make_window(Document.open(project_file))
+    assert w.scene.node_item("conv2d").shape_state == "pending"  # TensorFlow not loaded yet
+    assert "loading" in w.engine_label.text()
     with qtbot.waitSignal(w.shapesShown, timeout=180_000):
         w.engine.start()
+    assert w.scene.node_item("conv2d").shape_state == "ok"
     assert "225,034" in w.params_label.text()
     assert "TensorFlow" in w.engine_label.text()
     # An edit in the inspector gives new shapes without blocking.
