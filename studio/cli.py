@@ -251,6 +251,20 @@ def cmd_import(args) -> int:
 
 def cmd_gui(args) -> int:
     """The editor window (``studio [PROJECT]``, ``studio --screenshot OUT.png [PROJECT]``)."""
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    ):
+        if getattr(args, "screenshot", None):
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+        else:
+            _err(
+                "studio: no display to open the editor on (neither DISPLAY nor "
+                "WAYLAND_DISPLAY is set). Without one, use 'studio summary PROJECT', or "
+                "'studio --screenshot OUT.png PROJECT' for a picture of the window."
+            )
+            return EXIT_UNREADABLE
     try:
         from studio.ui.app import run_gui
     except ImportError as exc:  # a broken Qt installation: say so, no traceback

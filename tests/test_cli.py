@@ -80,9 +80,14 @@ BROKEN = {
         "truncated",
     ),
     "not_json": (lambda p: p.write_text("model: [conv, dense]\n"), "line 1"),
-    "wrong_format": (lambda p: p.write_text('{"format": "something.else", "version": 1}'), "not a Studio project"),
+    "wrong_format": (
+        lambda p: p.write_text('{"format": "something.else", "version": 1}'),
+        "not a Studio project",
+    ),
     "newer_version": (
-        lambda p: p.write_text('{"format": "studio.project", "version": 99, "graph": {"nodes": []}}'),
+        lambda p: p.write_text(
+            '{"format": "studio.project", "version": 99, "graph": {"nodes": []}}'
+        ),
         "newer",
     ),
 }
@@ -184,3 +189,23 @@ def test_import_of_a_missing_or_broken_model_file(tmp_path):
     assert result.returncode == 2
     assert "bad.keras" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "x.studio.json").exists()
+
+
+def test_gui_without_a_display_says_so_instead_of_crashing():
+    import os
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "studio", str(EXAMPLES / "mnist_cnn.studio.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "no display" in result.stderr and "Traceback" not in result.stderr
