@@ -24,25 +24,17 @@ from studio.core.commands import AddNode, in_graph
 from studio.core.graph import Node
 from studio.project import ProjectError
 from studio.ui.canvas import GraphScene, GraphView
+from studio.ui.canvas.style import snake_case
 from studio.ui.document import Document
 from studio.ui.engine_client import EngineClient
 from studio.ui.panels import InspectorWidget, PaletteWidget, ProblemsWidget, SummaryWidget
-from studio.ui.recovery import RecoveryStore
+from studio.ui.recovery import LIVE_SESSIONS, RecoveryStore
 
 PROJECT_FILTER = "Studio projects (*.studio.json);;All files (*)"
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5 *.json);;All files (*)"
 MAX_RECENT = 10
 AUTOSAVE_MS = 30_000
 STRUCTURAL_SAVE_MS = 2_000
-
-
-def _snake(name: str) -> str:
-    out = []
-    for i, ch in enumerate(name):
-        if ch.isupper() and i and not name[i - 1].isupper():
-            out.append("_")
-        out.append(ch.lower())
-    return "".join(out).replace(".", "_")
 
 
 class Breadcrumb(QWidget):
@@ -91,6 +83,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("Studio", "Studio")
         self.recovery = recovery or RecoveryStore()
         self.session = uuid.uuid4().hex[:8]
+        LIVE_SESSIONS.add(self.session)
         self.engine = engine or EngineClient(self)
         self.engine.loaded.connect(self._on_engine_loaded)
         self.engine.loadFailed.connect(lambda msg: self._set_engine_status(msg, error=True))
@@ -243,9 +236,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ document
     def set_document(self, document: Document) -> None:
         old = self.document
+        old_scene = self.scene
         self.document = document
         document.setParent(self)
         self.scene = GraphScene(document, self)
+        if old_scene is not None:
+            old_scene.deleteLater()
         if not self.engine.is_loaded:
             self.scene.set_shapes_pending(True)  # nodes say so until TensorFlow answers
         new_view = GraphView(self.scene)
@@ -362,7 +358,7 @@ class MainWindow(QMainWindow):
             return
         graph = self.scene.current_graph()
         centre = self.view.mapToScene(self.view.viewport().rect().center())
-        node = Node(graph.unique_name(_snake(type_.removeprefix("ops."))), type_,
+        node = Node(graph.unique_name(snake_case(type_)), type_,
                     params=dict(spec.starter), position=(centre.x(), centre.y()))  # fmt: skip
         if self.document.push(in_graph(self.scene.path, AddNode(node))):
             self.scene.select_nodes([node.name])
@@ -515,36 +511,35 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Autosave failed: {exc}", 6000)
 
     def offer_recovery(self) -> bool:
-        """After a crash: offer to restore unsaved work. True when something was restored."""
-        entries = self.recovery.entries()
-        if not entries:
-            return False
-        entry = max(entries, key=lambda e: e.saved_at)
-        answer = QMessageBox.question(
-            self,
-            "Recover unsaved work",
-            f"Studio did not close normally. Restore {entry.describe()}?",
-            QMessageBox.Yes | QMessageBox.No,
-            QMessageBox.Yes,
-        )
-        if answer != QMessageBox.Yes:
-            for e in entries:
-                self.recovery.remove(e)
-            return False
-        try:
-            project = self.recovery.restore(entry)
-        except ProjectError as exc:
-            QMessageBox.critical(self, "Cannot recover", str(exc))
-            return False
-        document = Document(project)
-        # The restored work is not saved in its file yet: mark it modified.
-        document.stack._clean_index = None
-        self.set_document(document)
-        self._on_modified(True)
-        for e in entries:
-            self.recovery.remove(e)
-        self.write_recovery()
-        return True
+        """After a crash: offer to restore unsaved work, newest first, one copy at a time.
+        Copies of sessions still running (another Studio window) are not offered. True when
+        something was restored; copies the user declines are deleted, others are kept."""
+        for entry in sorted(self.recovery.entries(), key=lambda e: e.saved_at, reverse=True):
+            answer = QMessageBox.question(
+                self,
+                "Recover unsaved work",
+                f"Studio did not close normally. Restore {entry.describe()}?",
+                QMessageBox.Yes | QMessageBox.No,
+                QMessageBox.Yes,
+            )
+            if answer != QMessageBox.Yes:
+                self.recovery.remove(entry)
+                continue
+            try:
+                project = self.recovery.restore(entry)
+            except ProjectError as exc:
+                QMessageBox.critical(self, "Cannot recover", str(exc))
+                self.recovery.remove(entry)
+                continue
+            document = Document(project)
+            # The restored work is not saved in its file yet: mark it modified.
+            document.stack._clean_index = None
+            self.set_document(document)
+            self._on_modified(True)
+            self.recovery.remove(entry)
+            self.write_recovery()
+            return True
+        return False
 
     # ------------------------------------------------------------------ window
     def _restore_layout(self) -> None:
@@ -586,6 +581,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.recovery.discard(self.document.path, self.session)
+        LIVE_SESSIONS.discard(self.session)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self._autosave.stop()

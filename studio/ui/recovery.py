@@ -19,6 +19,19 @@ from pathlib import Path
 
 from studio.project import Project, ProjectError, load_project, save_project
 
+# Sessions (main windows) open in this process; their copies are live work, not a crash's.
+LIVE_SESSIONS: set[str] = set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
 
 def recovery_dir() -> Path:
     override = os.environ.get("STUDIO_RECOVERY_DIR")
@@ -66,7 +79,12 @@ class RecoveryStore:
             description=project.description,
         )
         save_project(snapshot, copy)
-        meta = {"original": str(original) if original else None, "saved_at": time.time()}
+        meta = {
+            "original": str(original) if original else None,
+            "saved_at": time.time(),
+            "pid": os.getpid(),
+            "session": session,
+        }
         tmp = copy.with_suffix(".meta.tmp")
         tmp.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(tmp, self.folder / f"{key}.meta.json")
@@ -92,6 +110,11 @@ class RecoveryStore:
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 continue
+            pid, session = meta.get("pid"), meta.get("session")
+            if pid == os.getpid() and session in LIVE_SESSIONS:
+                continue  # another window of this process is working on it
+            if pid is not None and pid != os.getpid() and _alive(int(pid)):
+                continue  # another Studio that is still running
             original = Path(meta["original"]) if meta.get("original") else None
             found.append(RecoveryEntry(copy, original, float(meta.get("saved_at", 0))))
         return found

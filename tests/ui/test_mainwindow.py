@@ -14,7 +14,7 @@ from studio.core.graph import Edge, Node
 from studio.project import load_project
 from studio.ui.document import Document
 from studio.ui.mainwindow import MainWindow
-from studio.ui.recovery import RecoveryStore
+from studio.ui.recovery import LIVE_SESSIONS, RecoveryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "resources" / "examples" / "mnist_cnn.studio.json"
@@ -115,8 +115,10 @@ def test_recovery_after_a_simulated_crash(make_window, project_file, tmp_path, m
     w._structural_save.timeout.emit()  # what the debounced autosave timer does
     edited = w.document.graph.copy()
     assert list(recovery.glob("*.studio.json"))
-    # The crash: the window disappears without closeEvent; the file on disk is the old one.
+    # The crash: the window disappears without closeEvent and its session ends with the
+    # process; the file on disk is the old one.
     w.hide()
+    LIVE_SESSIONS.discard(w.session)
     assert load_project(project_file).graph.node("dense").params["units"] == 128
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.Yes)
@@ -187,3 +189,23 @@ def test_dropped_node_is_usable_in_the_window(make_window):
 
     w.document.push(AddNode(Node("x", "InputLayer", {"shape": [4]})))
     assert "x" in w.document.graph
+
+
+def test_a_running_window_s_autosave_is_not_offered_as_a_crash(make_window, tmp_path, monkeypatch):
+    recovery = tmp_path / "rec3"
+    w1 = make_window(recovery_dir=recovery)
+    w1.add_layer_at_centre("Dense")
+    w1.write_recovery()
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.No)
+    w2 = make_window(recovery_dir=recovery)
+    assert w2.offer_recovery() is False
+    assert asked == []
+    assert list(recovery.glob("*.studio.json"))  # w1's copy is still there
+
+
+def test_layers_added_from_the_palette_get_keras_style_names(make_window):
+    w = make_window()
+    w.add_layer_at_centre("Conv2D")
+    w.add_layer_at_centre("Conv2D")
+    assert [n.name for n in w.document.graph.nodes] == ["conv2d", "conv2d_1"]

@@ -1157,6 +1157,13 @@ class GraphScene(QGraphicsScene):
                 free = [p for p in node.in_ports if p.variadic or p.count == 0]
                 if free:
                     hit = (node, "in", free[0])
+                elif node.in_ports:
+                    # Let the model say why (the input is already fed by another layer).
+                    first = node.in_ports[0]
+                    hit = (node, "in", first)
+                else:
+                    self.statusMessage.emit(f"'{node.name}' takes no inputs.")
+                    return
         if hit is None:
             if detached is not None:
                 self.push(Disconnect(detached))
