@@ -414,12 +414,16 @@ class MainWindow(QMainWindow):
             path.suffix.lower() == ".json" and not path.name.endswith(".studio.json")
         ):
             return self.import_model(path)
-        if not self.maybe_save():
-            return False
+        # Read the file first: a file that cannot be opened must not cost the open work.
         try:
             document = Document.open(path)
         except ProjectError as exc:
             QMessageBox.critical(self, "Cannot open project", str(exc))
+            if exc.kind == "unreadable":
+                self._forget_recent(path)
+            return False
+        if not self.maybe_save():
+            document.deleteLater()
             return False
         self.set_document(document)
         self._add_recent(path)
@@ -491,6 +495,11 @@ class MainWindow(QMainWindow):
     def _add_recent(self, path: Path) -> None:
         files = [str(Path(path).resolve())] + [f for f in self._recent() if f != str(Path(path).resolve())]
         self.settings.setValue("recentFiles", files[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _forget_recent(self, path: Path) -> None:
+        gone = str(Path(path).resolve())
+        self.settings.setValue("recentFiles", [f for f in self._recent() if f != gone])
         self._refresh_recent()
 
     def _refresh_recent(self) -> None:

@@ -178,7 +178,9 @@ def test_the_window_appears_before_tensorflow_is_imported(tmp_path):
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )
     env = {"QT_QPA_PLATFORM": "offscreen", "STUDIO_RECOVERY_DIR": str(tmp_path), "PATH": ""}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
 
@@ -209,3 +211,20 @@ def test_layers_added_from_the_palette_get_keras_style_names(make_window):
     w.add_layer_at_centre("Conv2D")
     w.add_layer_at_centre("Conv2D")
     assert [n.name for n in w.document.graph.nodes] == ["conv2d", "conv2d_1"]
+
+
+def test_opening_a_broken_file_keeps_the_open_work_and_says_why(
+    make_window, project_file, tmp_path, monkeypatch
+):
+    w = make_window(Document.open(project_file))
+    w.document.push(SetParam("dense", "units", 3))
+    broken = tmp_path / "broken.studio.json"
+    broken.write_text("{ not json", encoding="utf-8")
+    shown, asked = [], []
+    monkeypatch.setattr(QMessageBox, "critical", lambda *a, **k: shown.append(a[2]))
+    monkeypatch.setattr(
+        QMessageBox, "warning", lambda *a, **k: asked.append(a) or QMessageBox.Discard
+    )
+    assert w.open_path(broken) is False
+    assert asked == [] and "broken.studio.json" in shown[0]
+    assert w.document.graph.node("dense").params["units"] == 3
