@@ -228,3 +228,24 @@ def test_opening_a_broken_file_keeps_the_open_work_and_says_why(
     assert w.open_path(broken) is False
     assert asked == [] and "broken.studio.json" in shown[0]
     assert w.document.graph.node("dense").params["units"] == 3
+
+
+def test_ctrl_z_in_an_inspector_field_after_a_commit_undoes_the_edit(
+    make_window, project_file, qtbot
+):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    w = make_window(Document.open(project_file))
+    w.scene.select_nodes(["dense"])
+    spin = w.inspector.editor("units")
+    line = spin.lineEdit()
+    spin.setFocus()
+    qtbot.waitUntil(lambda: spin.hasFocus())
+    line.selectAll()
+    QTest.keyClicks(line, "64")
+    QTest.keyClick(line, Qt.Key_Return)
+    assert w.document.graph.node("dense").params["units"] == 64
+    QTest.keyClick(spin, Qt.Key_Z, Qt.ControlModifier)  # the focus widget gets the keys
+    qtbot.waitUntil(lambda: w.document.graph.node("dense").params["units"] == 128)
+    qtbot.waitUntil(lambda: spin.value() == 128)

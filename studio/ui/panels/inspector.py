@@ -19,8 +19,8 @@ import math
 import re
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QPalette, QValidator
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QKeySequence, QPalette, QValidator
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -902,6 +902,40 @@ def _section_title(text: str, parent: QWidget) -> QLabel:
 
 
 # =========================================================================== inspector
+class _UndoPassThrough(QObject):
+    """Ctrl+Z / Ctrl+Shift+Z in an inspector field whose own text has nothing to undo go to
+    the window's Edit > Undo/Redo: a committed value's history is the document's."""
+
+    def __init__(self, inspector: QWidget) -> None:
+        super().__init__(inspector)
+        self.inspector = inspector
+
+    @staticmethod
+    def _line_edit(widget) -> QLineEdit | None:
+        if isinstance(widget, QLineEdit):
+            return widget
+        if isinstance(widget, (QAbstractSpinBox, QComboBox)):
+            return widget.lineEdit()
+        return None
+
+    def watch(self, _old, new) -> None:
+        if new is not None and self._line_edit(new) is not None and self.inspector.isAncestorOf(new):
+            new.removeEventFilter(self)
+            new.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
+        if event.type() != QEvent.Type.ShortcutOverride:
+            return False
+        line = self._line_edit(obj)
+        if line is None:
+            return False
+        if event.matches(QKeySequence.StandardKey.Undo) and not line.isUndoAvailable():
+            return True  # not accepted: the shortcut goes to the window's action
+        if event.matches(QKeySequence.StandardKey.Redo) and not line.isRedoAvailable():
+            return True
+        return False
+
+
 class InspectorWidget(QWidget):
     """The selected node's name and parameters.
 
@@ -916,6 +950,9 @@ class InspectorWidget(QWidget):
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._undo_passthrough = _UndoPassThrough(self)
+        # Filter only the field that has focus, not every event of the application.
+        QApplication.instance().focusChanged.connect(self._undo_passthrough.watch)
         self.document = document
         self.catalog = document.catalog
         self.setMinimumWidth(260)
