@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from studio.core.graph import Edge, Graph, GraphError, GraphEvent, Node, Output
@@ -302,13 +303,33 @@ class InSubgraph(Command):
         if self.path:
             graph._emit(GraphEvent("node_changed", node=self.path[0], keys=("subgraph",)))
 
-    def redo(self, graph: Graph) -> None:
-        self.command.redo(self._target(graph))
+    def _forwarding(self, graph: Graph, target: Graph):
+        """Re-emit the nested graph's events on the top graph, tagged with their path, so
+        that a view showing the nested graph can follow a rename like any other edit."""
+        prefix = tuple(self.path)
+
+        def forward(event: GraphEvent) -> None:
+            graph._emit(replace(event, path=prefix + event.path))
+
+        return forward
+
+    def _apply(self, graph: Graph, undo: bool) -> None:
+        target = self._target(graph)
+        forward = self._forwarding(graph, target) if self.path else None
+        if forward is not None:
+            target.subscribe(forward)
+        try:
+            (self.command.undo if undo else self.command.redo)(target)
+        finally:
+            if forward is not None:
+                target.unsubscribe(forward)
         self._changed(graph)
 
+    def redo(self, graph: Graph) -> None:
+        self._apply(graph, undo=False)
+
     def undo(self, graph: Graph) -> None:
-        self.command.undo(self._target(graph))
-        self._changed(graph)
+        self._apply(graph, undo=True)
 
     def merge_with(self, other: Command) -> bool:
         return (

@@ -114,13 +114,17 @@ class GraphEvent:
     """What changed. ``kind`` is one of ``node_added``, ``node_removed``, ``node_changed``,
     ``node_renamed``, ``node_moved``, ``edge_added``, ``edge_removed``, ``outputs_changed``,
     ``reset``. ``node`` is the node's (new) name, ``old`` the old name on a rename, ``edge``
-    the edge, ``keys`` the parameter keys that changed."""
+    the edge, ``keys`` the parameter keys that changed, ``path`` the nested graph it
+    happened in (empty for this graph)."""
 
     kind: str
     node: str | None = None
     old: str | None = None
     edge: Edge | None = None
     keys: tuple[str, ...] = ()
+    # Where the change happened: () for this graph, else the Model node names leading to
+    # the nested graph (events forwarded by commands.InSubgraph).
+    path: tuple[str, ...] = ()
 
 
 Listener = Callable[[GraphEvent], None]

@@ -249,3 +249,25 @@ def test_ctrl_z_in_an_inspector_field_after_a_commit_undoes_the_edit(
     QTest.keyClick(spin, Qt.Key_Z, Qt.ControlModifier)  # the focus widget gets the keys
     qtbot.waitUntil(lambda: w.document.graph.node("dense").params["units"] == 128)
     qtbot.waitUntil(lambda: spin.value() == 128)
+
+
+def test_renaming_inside_a_nested_model_keeps_the_node_selected(make_window, project_file):
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from studio.core.commands import Group
+
+    w = make_window(Document.open(project_file))
+    g = w.document.graph
+    w.document.push(Group(g, ["conv2d", "max_pooling2d"], "block", {("image", 0): [28, 28, 1]}))
+    w.scene.open_nested("block")
+    w.scene.select_nodes(["conv2d"])
+    edit = w.inspector.name_edit
+    edit.setFocus()
+    edit.selectAll()
+    QTest.keyClicks(edit, "c1")
+    QTest.keyClick(edit, Qt.Key_Return)
+    assert w.scene.selected_names() == ["c1"] and w.inspector.node_name == "c1"
+    w.document.undo()
+    assert w.scene.selected_names() == ["conv2d"] and w.inspector.node_name == "conv2d"
+    assert "c1" not in w.document.graph.node("block").subgraph

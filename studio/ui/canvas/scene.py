@@ -368,6 +368,13 @@ class GraphScene(QGraphicsScene):
 
     # ================================================================== model events
     def _on_graph_event(self, event: GraphEvent) -> None:
+        if getattr(event, "path", ()):
+            # An edit inside a nested graph; the outer Model node's change follows and
+            # brings the view in line. A rename in the graph on screen keeps its item
+            # (and the selection) instead of being replaced.
+            if event.kind == "node_renamed" and tuple(self._path) == event.path:
+                self._on_renamed(event.old, event.node)
+            return
         if self._path:
             self._on_nested_event(event)
             return

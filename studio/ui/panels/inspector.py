@@ -1159,8 +1159,12 @@ class InspectorWidget(QWidget):
         kind = getattr(event, "kind", "")
         if kind == "node_moved":
             return
+        path = list(getattr(event, "path", ()))
         if kind == "node_renamed":
-            if self._path and self._path[0] == event.old:
+            if path:
+                if path == self._path and event.old in self._names:
+                    self._names = [event.node if n == event.old else n for n in self._names]
+            elif self._path and self._path[0] == event.old:
                 self._path[0] = event.node
             elif not self._path and event.old in self._names:
                 self._names = [event.node if n == event.old else n for n in self._names]

@@ -160,6 +160,8 @@ class ProblemsWidget(QWidget):
 
     def _on_graph_changed(self, event: Any) -> None:
         kind = getattr(event, "kind", "")
+        if getattr(event, "path", ()):
+            return  # inside a nested graph: not a top-level node's problem rows
         if kind == "node_renamed" and self._shape_problems:
             old, new = event.old, event.node
             self._shape_problems = [
