@@ -203,7 +203,14 @@ def cmd_summary(args) -> int:
 
 def cmd_import(args) -> int:
     from studio.engine.importer import ModelImportError, import_model_file
-    from studio.project import PROJECT_SUFFIX, Project, ProjectError, runs_dir, save_project
+    from studio.project import (
+        PROJECT_SUFFIX,
+        Project,
+        ProjectError,
+        project_basename,
+        runs_dir,
+        save_project,
+    )
 
     source = Path(args.model)
     if args.output:
@@ -220,8 +227,7 @@ def cmd_import(args) -> int:
     except ModelImportError as exc:
         _err(f"studio: {exc.message}")
         return EXIT_UNREADABLE
-    name = out.name[: -len(".studio.json")] if out.name.endswith(".studio.json") else out.stem
-    project = Project(name=name, graph=graph)
+    project = Project(name=project_basename(out), graph=graph)
     loaded = 0
     if source.suffix.lower() in {".keras", ".h5", ".hdf5"} and not args.no_weights:
         from studio.engine.weights import save_weights, weights_from_model_file

@@ -46,7 +46,7 @@ def layer_config(node: Node, spec: LayerSpec) -> dict[str, Any]:
     return cfg
 
 
-def make_layer(node: Node, spec: LayerSpec, catalog: Catalog | None = None):
+def make_layer(node: Node, spec: LayerSpec):
     """A fresh (unbuilt) Keras layer or operation for ``node``."""
     cls = keras_class(spec)
     try:
@@ -104,11 +104,11 @@ def call_layer(
         if missing:
             raise EngineError(f"Nothing is connected to input '{missing[0]}'.", node.name)
         result = layer(args[0] if len(args) == 1 else args)
-        return _as_list(result)
+        return as_list(result)
 
     args, kwargs = call_arguments(node, spec, inputs)
     result = layer(*args, **kwargs)
-    return _as_list(result)
+    return as_list(result)
 
 
 def call_arguments(
@@ -156,7 +156,7 @@ def call_arguments(
     return args, kwargs
 
 
-def _as_list(result) -> list[Any]:
+def as_list(result) -> list[Any]:
     if isinstance(result, (list, tuple)):
         return list(result)
     if isinstance(result, dict):  # Keras' flatten order
@@ -204,7 +204,7 @@ def build_model(graph: Graph, catalog: Catalog | None = None, name: str | None =
                 raise EngineError("This nested model has no graph.", node.name)
             layer = build_model(node.subgraph, catalog, name=node.name)
         else:
-            layer = make_layer(node, spec, catalog)
+            layer = make_layer(node, spec)
         layers[node.name] = layer
         ins = gather_inputs(graph, node, produced)
         owner = graph.node(node.shared_with) if node.shared_with else node
@@ -246,7 +246,7 @@ def _build_sequential(graph: Graph, catalog: Catalog, name: str):
         elif node.type == MODEL_TYPE:
             stack.append(build_model(node.subgraph, catalog, name=node.name))
         else:
-            stack.append(make_layer(node, node_spec(node, catalog), catalog))
+            stack.append(make_layer(node, node_spec(node, catalog)))
     try:
         return keras.Sequential(stack, name=name)
     except Exception as exc:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,7 @@ from studio.catalog import Catalog, load_catalog
 from studio.core.graph import INPUT_TYPE, MODEL_TYPE, Graph, GraphError, Node
 from studio.engine import EngineError, load_keras
 from studio.engine.build import (
-    _as_list,
+    as_list,
     build_model,
     call_arguments,
     call_layer,
@@ -105,15 +104,13 @@ class ShapeInference:
     def __init__(self, catalog: Catalog | None = None) -> None:
         self.catalog = catalog or load_catalog()
         self._cache: dict[tuple, NodeInfo] = {}
-        self._lock = threading.Lock()
 
     def clear(self) -> None:
         self._cache.clear()
 
     def infer(self, graph: Graph) -> ShapeResult:
         start = time.perf_counter()
-        with self._lock:
-            result = self._infer(graph)
+        result = self._infer(graph)
         result.seconds = time.perf_counter() - start
         return result
 
@@ -227,7 +224,7 @@ class ShapeInference:
         tensors = self._inputs_from_specs(in_specs)
         scope = StatelessScope(initialize_variables=False) if StatelessScope else _NullScope()
         with scope:
-            layer = make_layer(config_node, spec, self.catalog)
+            layer = make_layer(config_node, spec)
             if owner_specs is not None:
                 # A shared layer is built where its owner is applied; this application
                 # must fit the weights made there.
@@ -294,7 +291,7 @@ def _symbolic_call(layer, node: Node, spec, tensors) -> list[Any]:
         return call_layer(layer, node, spec, tensors)
     layer._assert_input_compatibility(call_spec.first_arg)
     layer._maybe_build(call_spec)
-    return _as_list(layer.compute_output_spec(*args, **kwargs))
+    return as_list(layer.compute_output_spec(*args, **kwargs))
 
 
 class _NullScope:

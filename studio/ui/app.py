@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from studio.project import ProjectError
+from studio.project import PROJECT_SUFFIX, ProjectError
 from studio.resources import example_path
 
 SCREENSHOT_TIMEOUT_S = 180
@@ -32,7 +32,7 @@ def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
     path = Path(project) if project else example_path("mnist_cnn.studio.json")
     document = None
     error = None
-    if path.name.endswith(".studio.json") or path.suffix.lower() not in {".keras", ".h5", ".hdf5", ".json"}:
+    if path.name.endswith(PROJECT_SUFFIX) or path.suffix.lower() not in {".keras", ".h5", ".hdf5", ".json"}:
         try:
             document = Document.open(path)
         except ProjectError as exc:

@@ -16,7 +16,7 @@ from studio.catalog import Catalog, load_catalog
 from studio.core.commands import Command, UndoStack
 from studio.core.graph import Graph, GraphError, GraphEvent
 from studio.core.validation import Diagnostic, validate
-from studio.project import Project, load_project, save_project
+from studio.project import Project, load_project, project_basename, save_project
 
 
 class Document(QObject):
@@ -88,8 +88,7 @@ class Document(QObject):
         if target is None:
             raise ValueError("The project has no file yet; choose one with Save As.")
         if target != self.path:
-            name = target.name
-            self.project.name = name[: -len(".studio.json")] if name.endswith(".studio.json") else target.stem
+            self.project.name = project_basename(target)
         saved = save_project(self.project, target)
         self.stack.set_clean()
         self.pathChanged.emit(saved)

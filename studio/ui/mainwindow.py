@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from studio import __version__
 from studio.core.commands import AddNode, in_graph
 from studio.core.graph import Node
-from studio.project import ProjectError
+from studio.project import PROJECT_SUFFIX, ProjectError, default_filename
 from studio.ui.canvas import GraphScene, GraphView
 from studio.ui.canvas.style import snake_case
 from studio.ui.document import Document
@@ -411,7 +411,7 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path) -> bool:
         path = Path(path)
         if path.suffix.lower() in {".keras", ".h5", ".hdf5"} or (
-            path.suffix.lower() == ".json" and not path.name.endswith(".studio.json")
+            path.suffix.lower() == ".json" and not path.name.endswith(PROJECT_SUFFIX)
         ):
             return self.import_model(path)
         # Read the file first: a file that cannot be opened must not cost the open work.
@@ -435,12 +435,12 @@ class MainWindow(QMainWindow):
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
-        suggested = str(self.document.path or Path.cwd() / f"{self.document.project.name}.studio.json")
+        suggested = str(self.document.path or Path.cwd() / default_filename(self.document.project.name))
         path, _ = QFileDialog.getSaveFileName(self, "Save project", suggested, PROJECT_FILTER)
         if not path:
             return False
-        if not path.endswith(".studio.json"):
-            path += ".studio.json"
+        if not path.endswith(PROJECT_SUFFIX):
+            path += PROJECT_SUFFIX
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:

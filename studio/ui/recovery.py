@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.project import Project, ProjectError, load_project, save_project
+from studio.project import Project, load_project, save_project
 
 # Sessions (main windows) open in this process; their copies are live work, not a crash's.
 LIVE_SESSIONS: set[str] = set()
@@ -121,10 +121,7 @@ class RecoveryStore:
 
     def restore(self, entry: RecoveryEntry) -> Project:
         """The recovered project, pointing at its original file (still unsaved there)."""
-        try:
-            project = load_project(entry.copy)
-        except ProjectError:
-            raise
+        project = load_project(entry.copy)  # a ProjectError says what is wrong with it
         project.path = entry.original
         return project
 
