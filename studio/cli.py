@@ -1,4 +1,4 @@
-"""Studio's command line: ``studio validate | summary | import`` (and, later, the GUI).
+"""Studio's command line: ``studio validate | summary | import | train`` and the editor.
 
 Every failure is one clear message on stderr and a non-zero exit status, never a traceback:
 
@@ -255,6 +255,113 @@ def cmd_import(args) -> int:
     return EXIT_OK
 
 
+def _fmt_logs(logs: dict) -> str:
+    return " - ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "lr")
+
+
+def cmd_train(args) -> int:
+    """Train a project without a window, writing the same run folder as the window does."""
+    project = _load(args.project)
+    if project is None:
+        return EXIT_UNREADABLE
+    errors = [d for d in _diagnostics(project) if d.severity == "error"]
+    if errors:
+        _print_diagnostics(errors, args.project)
+        return EXIT_INVALID
+    from studio.core.settings import check_settings
+
+    bad = [d for d in check_settings(project.settings, project.graph) if d.severity == "error"]
+    if not (project.settings.get("data") or {}).get("source"):
+        _err(f"{Path(args.project).name}: error: data.source: the project has no training data; "
+             "choose a source in the Data panel (see docs/training.md).")  # fmt: skip
+        return EXIT_INVALID
+    if bad:
+        for d in bad:
+            _err(f"{Path(args.project).name}: error: {d.param}: {d.message}")
+        return EXIT_INVALID
+    for key in ("epochs", "batch_size"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            _err(f"studio: --{key.replace('_', '-')} must be at least 1.")
+            return EXIT_INVALID
+
+    import signal
+    import threading
+
+    from studio.engine.training import Trainer, new_run_dir
+    from studio.project import project_to_dict
+
+    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(project.runs_dir)
+    stop = threading.Event()
+    tty = sys.stdout.isatty()
+    state = {"epochs": 0, "steps": 0}
+
+    def emit(event: dict) -> None:
+        kind = event["type"]
+        if kind == "start":
+            state.update(epochs=event["epochs"], steps=event["steps"])
+            print(f"Training {project.name}: {event['samples']:,} samples, "
+                  f"{event['validation_samples']:,} for validation, "
+                  f"{event['test_samples']:,} for testing; run folder {event['run_dir']}",
+                  flush=True)  # fmt: skip
+        elif kind == "device":
+            print(f"Device: {event['text']}", flush=True)
+        elif kind == "batch" and tty:
+            print(f"\rEpoch {event['epoch'] + 1}/{state['epochs']} "
+                  f"batch {event['batch'] + 1}/{state['steps']} "
+                  f"{_fmt_logs(event['logs'])}", end="", flush=True)  # fmt: skip
+        elif kind == "epoch":
+            lead = "\r" if tty else ""
+            print(f"{lead}Epoch {event['epoch'] + 1}/{state['epochs']} - "
+                  f"{event['seconds']:.1f} s - {_fmt_logs(event['logs'])}"
+                  + (" (stopped)" if event.get("partial") else ""), flush=True)  # fmt: skip
+        elif kind == "evaluation":
+            print("Test: " + _fmt_logs(event["test"]), flush=True)
+
+    def interrupt(signum, frame):  # Ctrl+C: stop after this batch and keep what was learnt
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _err("\nstudio: stopping after this batch (Ctrl+C again to abort)…")
+
+    weights = None
+    if project.weights_path is not None and project.weights_path.exists():
+        from studio.engine.weights import read_weights
+
+        weights = read_weights(project.weights_path)
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        trainer = Trainer(
+            project_to_dict(project),
+            project.path.parent if project.path else None,
+            run_dir,
+            emit,
+            overrides={"epochs": args.epochs, "batch_size": args.batch_size},
+            weights=weights,
+            stop=stop,
+        )
+        result = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if result["type"] == "error":
+        where = f" ({result['where']})" if result.get("where") else ""
+        _err(f"studio: training failed{where}: {result['message']}")
+        print(json.dumps({"status": "failed", "run_dir": str(run_dir),
+                          "error": result["message"]}))  # fmt: skip
+        return EXIT_INVALID
+    summary = {
+        "status": result["status"],
+        "run_dir": str(run_dir),
+        "epochs": sum(1 for e in result["history"] if not e.get("partial")),
+        "seconds": round(result["seconds"], 2),
+        "final": result["final"],
+        "best": result["best"],
+        "test": result["test"],
+    }
+    print(json.dumps(summary))
+    return EXIT_OK
+
+
 def cmd_gui(args) -> int:
     """The editor window (``studio [PROJECT]``, ``studio --screenshot OUT.png [PROJECT]``)."""
     if (
@@ -300,13 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="project file to write (*.studio.json)")
     p.add_argument("--no-weights", action="store_true", help="import the architecture only")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("train", help="train a project without a window; final metrics as JSON")
+    p.add_argument("project")
+    p.add_argument("--epochs", type=int, help="override the project's number of epochs")
+    p.add_argument("--batch-size", type=int, help="override the project's batch size")
+    p.add_argument("--run-dir", help="the run folder (default: a new one in <project>.runs/)")
+    p.set_defaults(func=cmd_train)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"validate", "summary", "import"}
+    commands = {"validate", "summary", "import", "train"}
     if not argv or argv[0] == "--screenshot" or (
         argv[0] not in commands and not argv[0].startswith("-")
     ):

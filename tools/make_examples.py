@@ -17,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 from studio.catalog import load_catalog  # noqa: E402
 from studio.core.graph import Edge, Graph, Node, Output  # noqa: E402
 from studio.core.layout import layout_in_place  # noqa: E402
+from studio.core.settings import DEFAULT_CALLBACKS  # noqa: E402
 from studio.project import Project, dumps_project  # noqa: E402
 
 EXAMPLES = ROOT / "resources" / "examples"
@@ -31,6 +32,31 @@ def chain(graph: Graph, nodes: list[Node]) -> None:
             graph.add_edge(Edge(prev.name, 0, node.name, port))
         prev = node
     graph.set_outputs([Output(nodes[-1].name, 0)])
+
+
+def callbacks(**enabled: dict) -> dict:
+    """Callback settings: the defaults, with ``enabled`` ones switched on (with params)."""
+    out = {}
+    for name, entry in DEFAULT_CALLBACKS.items():
+        if name in enabled:
+            out[name] = {"enabled": True, "params": enabled[name]}
+        else:
+            out[name] = {"enabled": entry["enabled"], "params": dict(entry["params"])}
+    return out
+
+
+def classifier_settings(output: str, epochs: int, batch_size: int = 32, **extra) -> dict:
+    return {
+        "optimizer": {"class": "Adam", "params": {}, "schedule": None},
+        "losses": {output: {"class": "SparseCategoricalCrossentropy", "params": {}, "weight": 1.0}},
+        "metrics": {output: [{"class": "SparseCategoricalAccuracy", "params": {"name": "accuracy"}}]},
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "steps_per_execution": 1,
+        "jit_compile": False,
+        "mixed_precision": False,
+        "callbacks": callbacks(**extra),
+    }
 
 
 def mnist_cnn() -> Project:
@@ -49,10 +75,27 @@ def mnist_cnn() -> Project:
             Node("dense_1", "Dense", {"units": 10, "activation": "softmax"}),
         ],
     )
+    data = {
+        # The seed trains on keras.datasets.mnist, which downloads; the bundled stand-in is
+        # scikit-learn's digits, upscaled from 8x8 to 28x28 (pick "keras mnist" to use MNIST).
+        "source": {"kind": "bundled", "name": "digits", "image_size": 28},
+        "validation": {"split": 0.2},
+        "test": {"split": 0.1},
+        "inputs": {"image": {"field": "image", "scale": 0.0625}},
+        "outputs": {"dense_1": {"field": "label", "encoding": "sparse"}},
+        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
+    }  # fmt: skip
+    training = classifier_settings(
+        "dense_1",
+        epochs=10,
+        EarlyStopping={"monitor": "val_loss", "patience": 3},
+    )
     return Project(
         name="mnist_cnn",
         graph=g,
-        description="The seed's image-classification CNN for 28x28 grey images, 10 classes.",
+        settings={"data": data, "training": training},
+        description="The seed's image-classification CNN for 28x28 grey images, 10 classes. "
+        "Trains on scikit-learn's digits upscaled to 28x28 (bundled, offline).",
     )
 
 
@@ -67,10 +110,20 @@ def functional_mlp() -> Project:
             Node("outputs", "Dense", {"units": 10, "activation": "softmax"}),
         ],
     )
+    data = {
+        "source": {"kind": "bundled", "name": "digits", "image_size": 28, "flatten": True},
+        "validation": {"split": 0.2},
+        "test": {"split": 0.1},
+        "inputs": {"inputs": {"field": "image", "scale": 0.0625}},
+        "outputs": {"outputs": {"field": "label", "encoding": "sparse"}},
+        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
+    }  # fmt: skip
     return Project(
         name="functional_mlp",
         graph=g,
-        description="The seed's Functional API example: a 784-64-32-10 perceptron.",
+        settings={"data": data, "training": classifier_settings("outputs", epochs=20)},
+        description="The seed's Functional API example: a 784-64-32-10 perceptron, trained on "
+        "the bundled digits as 784 pixels.",
     )
 
 
@@ -98,10 +151,31 @@ def text_classifier() -> Project:
             Node("dense_1", "Dense", {"units": 1, "activation": "sigmoid"}),
         ],
     )
+    data = {
+        # Keras 3 has no Tokenizer: TextVectorization (adapted on the training texts) gives the
+        # token ids, padded or cut to 200 like the seed's pad_sequences(maxlen=200).
+        "source": {"kind": "bundled", "name": "reviews"},
+        "validation": {"split": 0.2},
+        "test": {"split": 0.1},
+        "inputs": {"tokens": {"field": "text",
+                              "text": {"max_tokens": 10000, "sequence_length": 200}}},
+        "outputs": {"dense_1": {"field": "label", "encoding": "raw"}},
+        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
+    }  # fmt: skip
+    training = {
+        "optimizer": {"class": "Adam", "params": {}, "schedule": None},
+        "losses": {"dense_1": {"class": "BinaryCrossentropy", "params": {}, "weight": 1.0}},
+        "metrics": {"dense_1": [{"class": "BinaryAccuracy", "params": {"name": "accuracy"}}]},
+        "epochs": 5, "batch_size": 32, "steps_per_execution": 1,
+        "jit_compile": False, "mixed_precision": False,
+        "callbacks": callbacks(),
+    }  # fmt: skip
     return Project(
         name="text_classifier",
         graph=g,
-        description="The seed's text classifier: Embedding, bidirectional LSTM, max pooling.",
+        settings={"data": data, "training": training},
+        description="The seed's text classifier: Embedding, bidirectional LSTM, max pooling. "
+        "Trains on the bundled product reviews (positive or negative).",
     )
 
 
@@ -122,15 +196,71 @@ def multi_io() -> Project:
     g.add_edge(Edge("shared", 0, "regression", "inputs"))
     g.add_edge(Edge("shared", 0, "classification", "inputs"))
     g.set_outputs([Output("regression", 0), Output("classification", 0)])
+    data = {
+        "source": {"kind": "bundled", "name": "multi_io"},
+        "validation": {"split": 0.2},
+        "test": {"split": 0.1},
+        "inputs": {"input1": {"field": "input1"}, "input2": {"field": "input2"}},
+        "outputs": {"regression": {"field": "regression", "encoding": "raw"},
+                    "classification": {"field": "classification", "encoding": "sparse"}},
+        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
+    }  # fmt: skip
+    training = {
+        "optimizer": {"class": "Adam", "params": {}, "schedule": None},
+        "losses": {
+            "regression": {"class": "MeanSquaredError", "params": {}, "weight": 1.0},
+            "classification": {"class": "SparseCategoricalCrossentropy", "params": {},
+                               "weight": 1.0},
+        },
+        "metrics": {
+            "regression": [{"class": "MeanAbsoluteError", "params": {"name": "mae"}}],
+            "classification": [{"class": "SparseCategoricalAccuracy",
+                                "params": {"name": "accuracy"}}],
+        },
+        "epochs": 20, "batch_size": 32, "steps_per_execution": 1,
+        "jit_compile": False, "mixed_precision": False,
+        "callbacks": callbacks(),
+    }  # fmt: skip
     return Project(
         name="multi_io",
         graph=g,
+        settings={"data": data, "training": training},
         description="The seed's multi-input, multi-output model: a regression and a "
-        "classification head on two merged inputs.",
+        "classification head on two merged inputs, trained on generated data.",
     )
 
 
-BUILDERS = [mnist_cnn, functional_mlp, text_classifier, multi_io]
+def iris_mlp() -> Project:
+    g = Graph("iris_mlp")
+    chain(
+        g,
+        [
+            Node("measurements", "InputLayer", {"shape": [4]}),
+            Node("dense", "Dense", {"units": 16, "activation": "relu"}),
+            Node("dense_1", "Dense", {"units": 16, "activation": "relu"}),
+            Node("species", "Dense", {"units": 3, "activation": "softmax"}),
+        ],
+    )
+    data = {
+        "source": {"kind": "bundled", "name": "iris"},
+        "validation": {"split": 0.2},
+        "test": {"split": 0.2},
+        "inputs": {"measurements": {"field": "features", "normalize": True}},
+        "outputs": {"species": {"field": "label", "encoding": "sparse"}},
+        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
+    }  # fmt: skip
+    training = classifier_settings("species", epochs=60, batch_size=16)
+    training["optimizer"]["params"] = {"learning_rate": 0.01}
+    return Project(
+        name="iris_mlp",
+        graph=g,
+        settings={"data": data, "training": training},
+        description="A small perceptron for scikit-learn's iris flowers: four measurements, "
+        "standardised by a Normalization layer adapted on the training split, three species.",
+    )
+
+
+BUILDERS = [mnist_cnn, functional_mlp, text_classifier, multi_io, iris_mlp]
 
 
 def main() -> int:

@@ -363,6 +363,63 @@ def Ungroup(graph: Graph, name: str) -> Command:  # noqa: N802
     return ReplaceGraph(ungroup_graph(graph, name), f"Ungroup {name}")
 
 
+_MISSING = object()
+
+
+class SetSetting(Command):
+    """Set one top-level project setting (``"data"``, ``"training"``) to a new value.
+
+    Settings are not part of the graph, so the command holds the project's settings dict;
+    ``notify(key)`` is called after every redo and undo so that views can refresh. Pushed with
+    ``merge=True``, consecutive edits with the same ``merge_key`` (typing in one field) are
+    one step.
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        key: str,
+        value: Any,
+        text: str = "",
+        merge_key: str = "",
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.key = key
+        self.value = copy.deepcopy(value)
+        self.old: Any = _MISSING
+        self.text = text or f"Change {key} settings"
+        self.merge_key = merge_key
+        self.notify = notify
+
+    def redo(self, graph: Graph) -> None:
+        if self.old is _MISSING:
+            self.old = copy.deepcopy(self.settings.get(self.key, _MISSING))
+        self.settings[self.key] = copy.deepcopy(self.value)
+        if self.notify:
+            self.notify(self.key)
+
+    def undo(self, graph: Graph) -> None:
+        if self.old is _MISSING:
+            self.settings.pop(self.key, None)
+        else:
+            self.settings[self.key] = copy.deepcopy(self.old)
+        if self.notify:
+            self.notify(self.key)
+
+    def merge_with(self, other: Command) -> bool:
+        if (
+            isinstance(other, SetSetting)
+            and other.settings is self.settings
+            and other.key == self.key
+            and self.merge_key
+            and other.merge_key == self.merge_key
+        ):
+            self.value = copy.deepcopy(other.value)
+            return True
+        return False
+
+
 class UndoStack:
     """A linear history of commands applied to one graph.
 

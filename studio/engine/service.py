@@ -8,7 +8,8 @@ window stays smooth, and a crash inside TensorFlow cannot take the editor down w
 
 Messages (tuples, pickled by ``multiprocessing``):
 
-* to the engine: ``("shapes", generation, graph)``, ``("job", job_id, kind, args)``,
+* to the engine: ``("shapes", generation, graph)``, ``("job", job_id, kind, args)`` (kinds:
+  ``"import"``, ``"shapes-of"``, ``"clear-cache"``, ``"data-preview"``),
   ``("quit",)``;
 * from the engine: ``("loaded", versions, seconds)``, ``("load_failed", message)``,
   ``("shapes", generation, ShapeResult)``, ``("job", job_id, result, error)``.
@@ -32,6 +33,14 @@ def _job(kind: str, args: tuple) -> Any:
 
         return infer_shapes(*args)
     raise ValueError(f"Unknown engine job {kind!r}.")
+
+
+def _preview(inference, data: dict, graph, base_dir) -> dict:
+    from studio.engine.data import preview
+    from studio.engine.shapes import io_shapes
+
+    inputs, outputs = io_shapes(graph, inference.infer(graph))
+    return preview(data, inputs, outputs, base_dir)
 
 
 def serve(conn) -> None:
@@ -66,6 +75,8 @@ def serve(conn) -> None:
                     if kind == "clear-cache":  # the next request infers every node again
                         inference.clear()
                         result, error = None, ""
+                    elif kind == "data-preview":  # (data settings, graph, project folder)
+                        result, error = _preview(inference, *args), ""
                     else:
                         result, error = _job(kind, args), ""
                 except Exception as exc:

@@ -312,3 +312,18 @@ def _forget_deferred_variables() -> None:
 def infer_shapes(graph: Graph, catalog: Catalog | None = None) -> ShapeResult:
     """One-shot shape inference (the command line's ``summary``)."""
     return ShapeInference(catalog).infer(graph)
+
+
+def io_shapes(graph, result: ShapeResult) -> tuple[dict[str, tuple], dict[str, tuple]]:
+    """The model's input and output shapes (batch axis included) by name, as far as shape
+    inference knows them: ``({"image": (None, 28, 28, 1)}, {"dense_1": (None, 10)})``."""
+    inputs, outputs = {}, {}
+    for node in graph.input_nodes:
+        info = result.nodes.get(node.name)
+        if info is not None and info.ok and info.outputs:
+            inputs[node.name] = tuple(info.outputs[0][0])
+    for o in graph.outputs:
+        info = result.nodes.get(o.node)
+        if info is not None and info.ok and o.index < len(info.outputs):
+            outputs[o.name or o.node] = tuple(info.outputs[o.index][0])
+    return inputs, outputs

@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from studio.catalog import Catalog, load_catalog
-from studio.core.commands import Command, UndoStack
+from studio.core.commands import Command, SetSetting, UndoStack
 from studio.core.graph import Graph, GraphError, GraphEvent
 from studio.core.validation import Diagnostic, validate
 from studio.project import Project, load_project, project_basename, save_project
@@ -28,6 +28,7 @@ class Document(QObject):
     modifiedChanged = Signal(bool)
     pathChanged = Signal(object)  # Path | None
     refused = Signal(str)  # an edit the model refused, with the reason
+    settingsChanged = Signal(str)  # the top-level settings key ("data", "training") that changed
 
     def __init__(self, project: Project | None = None, catalog: Catalog | None = None) -> None:
         super().__init__()
@@ -70,6 +71,16 @@ class Document(QObject):
             self.refused.emit(str(exc))
             return False
         return True
+
+    def set_setting(self, key: str, value, text: str = "", merge_key: str = "") -> bool:
+        """Change ``project.settings[key]`` as one undoable step (``merge_key``: consecutive
+        edits with the same key, such as typing in one field, merge into one step)."""
+        if self.project.settings.get(key) == value:
+            return False
+        command = SetSetting(
+            self.project.settings, key, value, text, merge_key, self.settingsChanged.emit
+        )
+        return self.push(command, merge=bool(merge_key))
 
     def undo(self) -> None:
         self.stack.undo()

@@ -1,0 +1,369 @@
+"""A project's data and training settings: defaults, normalising, checking.
+
+The settings live in ``Project.settings["data"]`` and ``Project.settings["training"]`` as
+plain JSON (schema in ``docs/training.md``). This module fills in what a project leaves out
+(:func:`training_settings`, :func:`data_settings`), chooses sensible defaults for a graph (a
+softmax output gets a cross-entropy loss and accuracy), and checks the settings against the
+graph and the training catalog, with messages that name the setting
+(:func:`check_settings`). It imports neither Qt nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from studio.catalog import ParamSpec
+from studio.catalog.training import TrainingCatalog, load_training_catalog
+from studio.core.graph import Graph
+from studio.core.validation import ERROR, WARNING, Diagnostic
+
+CALLBACK_ORDER = (
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "TensorBoard",
+    "TerminateOnNaN",
+    "BackupAndRestore",
+)
+#: Callbacks on in a new project, with their starting parameters.
+DEFAULT_CALLBACKS: dict[str, dict[str, Any]] = {
+    "EarlyStopping": {"enabled": False, "params": {"monitor": "val_loss", "patience": 3}},
+    "ModelCheckpoint": {
+        "enabled": True,
+        "params": {"monitor": "val_loss", "save_best_only": True},
+    },
+    "ReduceLROnPlateau": {"enabled": False, "params": {"monitor": "val_loss", "patience": 2}},
+    "CSVLogger": {"enabled": True, "params": {}},
+    "TensorBoard": {"enabled": False, "params": {}},
+    "TerminateOnNaN": {"enabled": True, "params": {}},
+    "BackupAndRestore": {"enabled": False, "params": {}},
+}
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "epochs": 10,
+    "batch_size": 32,
+    "steps_per_execution": 1,
+    "jit_compile": False,
+    "mixed_precision": False,
+}
+DATA_DEFAULTS: dict[str, Any] = {
+    "source": None,
+    "validation": {"split": 0.2},
+    "test": {"split": 0.1},
+    "shuffle": True,
+    "seed": 42,
+    "cache": True,
+    "prefetch": True,
+}
+SOURCE_KINDS = ("bundled", "csv", "npz", "npy", "image_folder", "text_folder", "keras")
+BUNDLED = ("digits", "iris", "wine", "breast_cancer", "reviews", "multi_io")
+KERAS_DATASETS = (
+    "mnist",
+    "fashion_mnist",
+    "cifar10",
+    "cifar100",
+    "imdb",
+    "reuters",
+    "boston_housing",
+)
+ENCODINGS = ("sparse", "onehot", "raw")
+
+
+# ===================================================================== the graph's ends
+def input_names(graph: Graph) -> list[str]:
+    """The model's inputs, in the order Keras sees them (the InputLayer nodes)."""
+    return [n.name for n in graph.input_nodes]
+
+
+def output_names(graph: Graph) -> list[str]:
+    """The model's outputs by the names that key losses, metrics and targets."""
+    return [o.name or o.node for o in graph.outputs]
+
+
+def _output_node(graph: Graph, output: str):
+    for o in graph.outputs:
+        if (o.name or o.node) == output and o.node in graph:
+            return graph.node(o.node)
+    return None
+
+
+def output_kind(graph: Graph, output: str) -> str:
+    """A guess at what an output predicts, from its layer: ``"classification"`` (softmax),
+    ``"binary"`` (one sigmoid unit), ``"multilabel"`` (several sigmoid units) or
+    ``"regression"``."""
+    node = _output_node(graph, output)
+    if node is None:
+        return "regression"
+    activation = node.params.get("activation")
+    if node.type == "Activation":
+        activation = node.params.get("activation")
+    units = node.params.get("units")
+    if node.type == "Softmax" or activation == "softmax":
+        return "classification"
+    if activation == "sigmoid":
+        return "binary" if units in (1, None) else "multilabel"
+    return "regression"
+
+
+def default_loss(kind: str) -> dict[str, Any]:
+    return {
+        "classification": {"class": "SparseCategoricalCrossentropy", "params": {}, "weight": 1.0},
+        "binary": {"class": "BinaryCrossentropy", "params": {}, "weight": 1.0},
+        "multilabel": {"class": "BinaryCrossentropy", "params": {}, "weight": 1.0},
+        "regression": {"class": "MeanSquaredError", "params": {}, "weight": 1.0},
+    }[kind]
+
+
+def default_metrics(kind: str) -> list[dict[str, Any]]:
+    return {
+        "classification": [{"class": "SparseCategoricalAccuracy", "params": {"name": "accuracy"}}],
+        "binary": [{"class": "BinaryAccuracy", "params": {"name": "accuracy"}}],
+        "multilabel": [{"class": "BinaryAccuracy", "params": {"name": "accuracy"}}],
+        "regression": [{"class": "MeanAbsoluteError", "params": {"name": "mae"}}],
+    }[kind]
+
+
+# ===================================================================== filling in
+def training_settings(settings: dict[str, Any], graph: Graph) -> dict[str, Any]:
+    """The complete training settings for ``graph``: the project's, with defaults for what
+    they leave out (a loss and metrics for every output; entries for outputs that no longer
+    exist are dropped)."""
+    given = copy.deepcopy(settings.get("training") or {})
+    out: dict[str, Any] = {}
+    optimizer = given.get("optimizer") or {}
+    out["optimizer"] = {
+        "class": optimizer.get("class", "Adam"),
+        "params": dict(optimizer.get("params") or {}),
+        "schedule": optimizer.get("schedule"),
+    }
+    losses = given.get("losses") or {}
+    metrics = given.get("metrics") or {}
+    out["losses"] = {}
+    out["metrics"] = {}
+    for name in output_names(graph):
+        kind = output_kind(graph, name)
+        loss = losses.get(name) or default_loss(kind)
+        out["losses"][name] = {
+            "class": loss.get("class", default_loss(kind)["class"]),
+            "params": dict(loss.get("params") or {}),
+            "weight": loss.get("weight", 1.0),
+        }
+        out["metrics"][name] = list(metrics[name]) if name in metrics else default_metrics(kind)
+    for key, value in TRAINING_DEFAULTS.items():
+        out[key] = given.get(key, value)
+    callbacks = given.get("callbacks") or {}
+    out["callbacks"] = {}
+    for name in CALLBACK_ORDER:
+        entry = callbacks.get(name) or DEFAULT_CALLBACKS[name]
+        out["callbacks"][name] = {
+            "enabled": bool(entry.get("enabled", False)),
+            "params": dict(entry.get("params") or {}),
+        }
+    return out
+
+
+def data_settings(settings: dict[str, Any], graph: Graph) -> dict[str, Any]:
+    """The complete data settings for ``graph``: the project's, with defaults; every model
+    input and output has a mapping (empty when the project has none)."""
+    given = copy.deepcopy(settings.get("data") or {})
+    out = {key: given.get(key, copy.deepcopy(value)) for key, value in DATA_DEFAULTS.items()}
+    inputs = given.get("inputs") or {}
+    outputs = given.get("outputs") or {}
+    out["inputs"] = {name: dict(inputs.get(name) or {}) for name in input_names(graph)}
+    out["outputs"] = {}
+    for name in output_names(graph):
+        mapping = dict(outputs.get(name) or {})
+        if "encoding" not in mapping:
+            kind = output_kind(graph, name)
+            mapping["encoding"] = "sparse" if kind == "classification" else "raw"
+        out["outputs"][name] = mapping
+    return out
+
+
+# ===================================================================== checking
+def check_settings(
+    settings: dict[str, Any], graph: Graph, catalog: TrainingCatalog | None = None
+) -> list[Diagnostic]:
+    """Problems with the data and training settings, each naming the setting (``param`` is
+    its dotted path, such as ``training.optimizer.params.learning_rate``)."""
+    catalog = catalog or load_training_catalog()
+    out: list[Diagnostic] = []
+
+    def add(where: str, message: str, severity: str = ERROR, code: str = "setting") -> None:
+        out.append(Diagnostic(severity, message, param=where, code=code))
+
+    training = settings.get("training") or {}
+    data = settings.get("data") or {}
+    if not isinstance(training, dict) or not isinstance(data, dict):
+        add("settings", "The training and data settings must be JSON objects.")
+        return out
+    t = training_settings(settings, graph)
+
+    for key in ("epochs", "batch_size", "steps_per_execution"):
+        value = t[key]
+        if not _is_int(value) or value < 1:
+            add(f"training.{key}", f"Training setting '{key}' must be a whole number of at "
+                f"least 1 (it is {value!r}).")  # fmt: skip
+    for key in ("jit_compile", "mixed_precision"):
+        if not isinstance(t[key], bool):
+            add(f"training.{key}", f"Training setting '{key}' must be true or false.")
+
+    opt = t["optimizer"]
+    spec = catalog.get("optimizers", opt["class"])
+    if spec is None:
+        add("training.optimizer.class", f"Unknown optimizer '{opt['class']}'. Choose one of: "
+            + ", ".join(catalog.names("optimizers")) + ".")  # fmt: skip
+    else:
+        _check_params(add, "training.optimizer", f"Optimizer {spec.name}", spec, opt["params"])
+    schedule = opt.get("schedule")
+    if schedule:
+        sspec = catalog.get("schedules", schedule.get("class", ""))
+        if sspec is None:
+            add("training.optimizer.schedule.class",
+                f"Unknown learning-rate schedule '{schedule.get('class')}'.")  # fmt: skip
+        else:
+            _check_params(add, "training.optimizer.schedule", f"Schedule {sspec.name}", sspec,
+                          schedule.get("params") or {}, starter=True)  # fmt: skip
+
+    for output, loss in t["losses"].items():
+        where = f"training.losses.{output}"
+        lspec = catalog.get("losses", loss["class"])
+        if lspec is None:
+            add(f"{where}.class", f"Output '{output}': unknown loss '{loss['class']}'.")
+        else:
+            _check_params(add, where, f"Output '{output}' loss {lspec.name}", lspec,
+                          loss["params"])  # fmt: skip
+        if not _is_number(loss["weight"]) or loss["weight"] < 0:
+            add(f"{where}.weight", f"Output '{output}': the loss weight must be a number of at "
+                f"least 0 (it is {loss['weight']!r}).")  # fmt: skip
+    for output, metrics in t["metrics"].items():
+        for i, metric in enumerate(metrics):
+            where = f"training.metrics.{output}.{i}"
+            name = metric.get("class", "") if isinstance(metric, dict) else metric
+            mspec = catalog.get("metrics", name)
+            if mspec is None:
+                add(f"{where}.class", f"Output '{output}': unknown metric '{name}'.")
+            else:
+                _check_params(add, where, f"Output '{output}' metric {mspec.name}", mspec,
+                              metric.get("params") or {}, starter=True)  # fmt: skip
+    for name, entry in t["callbacks"].items():
+        cspec = catalog.get("callbacks", name)
+        if entry["enabled"] and cspec is not None:
+            _check_params(add, f"training.callbacks.{name}", f"Callback {name}", cspec,
+                          entry["params"])  # fmt: skip
+
+    _check_data(add, data_settings(settings, graph), graph)
+    return out
+
+
+def _check_data(add, d: dict[str, Any], graph: Graph) -> None:
+    source = d.get("source")
+    if not source:
+        add("data.source", "No training data is chosen: pick a source in the Data panel.",
+            severity=WARNING, code="no-data")  # fmt: skip
+    else:
+        _check_source(add, "data.source", source)
+    fractions = 0.0
+    for key in ("test", "validation"):
+        part = d.get(key) or {}
+        if "source" in part:
+            _check_source(add, f"data.{key}.source", part["source"])
+        elif "split" in part:
+            f = part["split"]
+            if not _is_number(f) or not 0 <= f < 1:
+                add(f"data.{key}.split", f"The {key} split must be a fraction from 0 to below 1 "
+                    f"(it is {f!r}).")  # fmt: skip
+            else:
+                fractions += f
+    if fractions >= 0.95:
+        add("data.validation.split", "The validation and test splits leave almost nothing "
+            f"to train on ({1 - fractions:.0%}).")  # fmt: skip
+    if source:
+        for name, mapping in d["inputs"].items():
+            if not mapping.get("field"):
+                add(f"data.inputs.{name}", f"Input '{name}' is not fed by any field of the data.")
+        for name, mapping in d["outputs"].items():
+            if not mapping.get("field"):
+                add(f"data.outputs.{name}", f"Output '{name}' has no target field in the data.")
+            if mapping.get("encoding", "sparse") not in ENCODINGS:
+                add(f"data.outputs.{name}.encoding", f"Output '{name}': encoding must be one of "
+                    + ", ".join(ENCODINGS) + ".")  # fmt: skip
+
+
+def _check_source(add, where: str, source: Any) -> None:
+    if not isinstance(source, dict) or source.get("kind") not in SOURCE_KINDS:
+        kind = source.get("kind") if isinstance(source, dict) else source
+        add(f"{where}.kind", f"Unknown data source kind {kind!r}; Studio reads "
+            + ", ".join(SOURCE_KINDS) + ".")  # fmt: skip
+        return
+    kind = source["kind"]
+    if kind == "bundled" and source.get("name") not in BUNDLED:
+        add(f"{where}.name", f"Unknown bundled dataset {source.get('name')!r}; there are "
+            + ", ".join(BUNDLED) + ".")  # fmt: skip
+    elif kind == "keras" and source.get("name") not in KERAS_DATASETS:
+        add(f"{where}.name", f"Unknown keras.datasets dataset {source.get('name')!r}; there are "
+            + ", ".join(KERAS_DATASETS) + ".")  # fmt: skip
+    elif kind in ("csv", "npz", "image_folder", "text_folder") and not source.get("path"):
+        add(f"{where}.path", f"The {kind.replace('_', ' ')} source needs a path.")
+    elif kind == "npy" and not source.get("paths"):
+        add(f"{where}.paths", "The npy source needs a file for each field.")
+
+
+def _check_params(add, where: str, what: str, spec, params: dict, starter: bool = False) -> None:
+    if not isinstance(params, dict):
+        add(f"{where}.params", f"{what}: parameters must be a JSON object.")
+        return
+    for key, value in params.items():
+        p = spec.param(key)
+        if p is None:
+            if key == "name" and isinstance(value, str):
+                continue
+            add(f"{where}.params.{key}", f"{what} has no parameter '{key}'.")
+            continue
+        problem = _value_problem(p, value)
+        if problem:
+            add(f"{where}.params.{key}", f"{what}: '{key}' {problem}.")
+    for p in spec.params:
+        if p.required and p.name not in params and not (starter and p.name in spec.starter):
+            add(f"{where}.params.{p.name}", f"{what} needs a value for '{p.name}'.")
+
+
+def _value_problem(p: ParamSpec, value: Any) -> str:
+    if value is None:
+        return "" if (p.nullable or not p.required) else "needs a value"
+    kind = p.kind
+    ok = {
+        "int": _is_int(value),
+        "float": _is_number(value),
+        "bool": isinstance(value, bool),
+        "str": isinstance(value, str),
+        "choice": p.choices is None or value in p.choices,
+        "int_list": isinstance(value, list) and all(_is_int(v) for v in value),
+        "float_list": isinstance(value, list) and all(_is_number(v) for v in value),
+    }.get(kind, True)
+    if not ok:
+        if kind == "choice":
+            return "must be one of " + ", ".join(repr(c) for c in p.choices or ())
+        return "must be " + {
+            "int": "a whole number",
+            "float": "a number",
+            "bool": "true or false",
+            "str": "text",
+            "int_list": "a list of whole numbers",
+            "float_list": "a list of numbers",
+        }[kind] + f" (it is {value!r})"
+    if kind in ("int", "float"):
+        if p.min is not None and value < p.min:
+            return f"must be at least {p.min} (it is {value!r})"
+        if p.max is not None and value > p.max:
+            return f"must be at most {p.max} (it is {value!r})"
+    return ""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v

@@ -1,0 +1,704 @@
+"""Training a project: compile settings, callbacks, the trainer and its run folder.
+
+:class:`Trainer` does what ``model.compile`` + ``model.fit`` + ``model.evaluate`` do in the
+seed tutorial, from a project's settings (``docs/training.md``), and reports through an
+``emit(event)`` callable: the :class:`Bridge` callback turns Keras' batch and epoch logs into
+event dicts. The same trainer runs in the window's training process
+(:mod:`studio.engine.trainer_process`), in ``studio train`` and in ``bench/train.py``.
+
+Stop and pause are :class:`threading.Event`-like objects checked after every batch, so Stop
+ends training within one batch; the weights and the history so far are kept and saved.
+Keras' dtype policy is global per thread, so mixed precision is set inside :meth:`Trainer.run`,
+in the thread that trains, and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import tempfile
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.catalog import load_catalog
+from studio.core.settings import data_settings, input_names, output_names, training_settings
+from studio.engine import EngineError, load_keras
+from studio.project import dumps_project, project_from_dict
+
+keras = load_keras()
+
+Emit = Callable[[dict], None]
+
+
+class TrainingError(Exception):
+    """A training problem in plain words; ``where`` names the setting, node or input."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# ===================================================================== compile arguments
+def _make(group: str, module, entry: dict, where: str, extra: dict | None = None):
+    name = entry.get("class", "")
+    cls = getattr(module, name, None)
+    if not isinstance(cls, type):
+        raise TrainingError(f"Unknown {group} '{name}'.", f"{where}.class")
+    params = dict(entry.get("params") or {})
+    params.update(extra or {})
+    try:
+        return cls(**params)
+    except Exception as exc:  # a wrong parameter: Keras says which
+        raise TrainingError(
+            f"{group.capitalize()} {name} refused its settings: {_first_line(exc)}", where
+        ) from exc
+
+
+def make_optimizer(optimizer: dict, mixed_precision: bool = False):
+    """The ``keras.optimizers`` object for ``settings["training"]["optimizer"]``."""
+    extra = {}
+    schedule = optimizer.get("schedule")
+    if schedule:
+        extra["learning_rate"] = _make(
+            "learning-rate schedule",
+            keras.optimizers.schedules,
+            schedule,
+            "training.optimizer.schedule",
+        )
+    return _make("optimizer", keras.optimizers, optimizer, "training.optimizer", extra)
+
+
+def compile_arguments(training: dict, outputs: list[str]) -> dict[str, Any]:
+    """``model.compile`` keyword arguments (losses, weights and metrics as lists in the order of
+    the model's outputs)."""
+    losses, weights, metrics = [], [], []
+    for name in outputs:
+        loss = training["losses"][name]
+        losses.append(_make("loss", keras.losses, loss, f"training.losses.{name}"))
+        weights.append(float(loss.get("weight", 1.0)))
+        metrics.append(
+            [
+                _make("metric", keras.metrics, m, f"training.metrics.{name}.{i}")
+                for i, m in enumerate(training["metrics"].get(name, []))
+            ]
+        )
+    single = len(outputs) == 1
+    return {
+        "optimizer": make_optimizer(training["optimizer"]),
+        "loss": losses[0] if single else losses,
+        "loss_weights": None if single else weights,
+        "metrics": metrics[0] if single else metrics,
+        "steps_per_execution": int(training["steps_per_execution"]),
+        "jit_compile": bool(training["jit_compile"]),
+    }
+
+
+def device_text() -> str:
+    """What trains: the GPUs TensorFlow sees (it uses them when present), or the CPU."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = []
+        for gpu in gpus:
+            try:
+                names.append(tf.config.experimental.get_device_details(gpu).get("device_name"))
+            except Exception:
+                names.append(None)
+        named = [n or g.name for n, g in zip(names, gpus)]
+        return f"GPU × {len(gpus)}: " + ", ".join(named) if len(gpus) > 1 else "GPU: " + named[0]
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"CPU: {cpu} ({os.cpu_count()} cores)"
+
+
+# ===================================================================== the bridge
+class Bridge(keras.callbacks.Callback):
+    """Keras callback that reports batch and epoch logs as events, and obeys stop/pause.
+
+    ``stop`` and ``pause`` are objects with ``is_set()`` (``threading.Event`` or
+    ``multiprocessing.Event``); ``pause`` is waited out after a batch, ``stop`` ends training
+    after the batch in progress (validation of a partial epoch is skipped).
+    """
+
+    def __init__(self, emit: Emit, stop=None, pause=None, on_epoch=None) -> None:
+        super().__init__()
+        self.emit = emit
+        self.stop = stop or threading.Event()
+        self.pause = pause or threading.Event()
+        self.on_epoch = on_epoch
+        self.epochs: list[dict[str, float]] = []
+        self.batches = 0
+        self.stopped = False
+        self.nan: str | None = None
+        self.epoch = 0
+        self._t_batch = 0.0
+        self._t_epoch = 0.0
+        self._samples_per_batch = 1
+        self._rate = 0.0
+
+    def set_batch_size(self, batch_size: int) -> None:
+        self._samples_per_batch = batch_size
+
+    def _lr(self) -> float | None:
+        try:
+            return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        except Exception:
+            return None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self._t_epoch = self._t_batch = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.perf_counter()
+        spe = max(1, getattr(self.model, "steps_per_execution", 1) or 1)
+        dt = now - self._t_batch
+        self._t_batch = now
+        if dt > 0:
+            rate = spe * self._samples_per_batch / dt
+            self._rate = rate if self._rate == 0 else 0.8 * self._rate + 0.2 * rate
+        values = _floats(logs)
+        self.batches += 1
+        self.emit(
+            {
+                "type": "batch",
+                "epoch": self.epoch,
+                "batch": int(batch),
+                "logs": values,
+                "lr": None,
+                "samples_per_second": self._rate,
+            }
+        )
+        loss = values.get("loss")
+        if loss is not None and not math.isfinite(loss):
+            self.nan = (
+                f"The loss became {'NaN' if loss != loss else 'infinite'} at epoch "
+                f"{self.epoch + 1}, batch {batch + 1}: training diverged. Try a lower learning "
+                "rate, gradient clipping (clipnorm), or check the data for missing values."
+            )
+            self._halt()
+            return
+        if self.pause.is_set() and not self.stop.is_set():
+            self.emit({"type": "paused"})
+            while self.pause.is_set() and not self.stop.is_set():
+                time.sleep(0.02)
+            self.emit({"type": "resumed"})
+            self._t_batch = time.perf_counter()
+        if self.stop.is_set():
+            self.stopped = True
+            self._halt()
+
+    def _halt(self) -> None:
+        self.model.stop_training = True
+        # Do not validate a partial epoch: the user asked to stop now.
+        self.model._should_eval = lambda epoch, freq: False
+
+    def on_test_batch_end(self, batch, logs=None):
+        if self.stop.is_set():  # stopped during validation: end it and the training
+            self.stopped = True
+            self.model.stop_training = True
+            self.model.stop_evaluating = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        values = _floats(logs)
+        lr = self._lr()
+        if lr is not None:
+            values["lr"] = lr
+        partial = self.model.stop_training and (self.stopped or self.nan is not None)
+        record = {"epoch": int(epoch), **values}
+        if partial:
+            record["partial"] = True
+        self.epochs.append(record)
+        self.emit(
+            {
+                "type": "epoch",
+                "epoch": int(epoch),
+                "logs": values,
+                "lr": lr,
+                "seconds": time.perf_counter() - self._t_epoch,
+                "partial": partial,
+            }
+        )
+        if self.on_epoch is not None:
+            self.on_epoch(self.epochs)
+
+
+def _floats(logs: dict | None) -> dict[str, float]:
+    out = {}
+    for key, value in (logs or {}).items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    from studio.engine.errors import keras_message
+
+    return keras_message(exc)
+
+
+# ===================================================================== run folders
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    _atomic_write(path, json.dumps(_jsonable(data), indent=1, sort_keys=True) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def history_csv(epochs: list[dict]) -> str:
+    keys = ["epoch"] + sorted({k for e in epochs for k in e} - {"epoch", "partial"})
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(keys)
+    for e in epochs:
+        writer.writerow([e.get(k, "") for k in keys])
+    return buf.getvalue()
+
+
+def new_run_dir(runs_dir: Path, now: _dt.datetime | None = None) -> Path:
+    """A new ``<YYYYMMDD-HHMMSS>`` folder in ``runs_dir`` (``-2``, ``-3`` on a collision)."""
+    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 1000):
+        path = runs_dir / (stamp if i == 1 else f"{stamp}-{i}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise TrainingError(f"Could not create a run folder in {runs_dir}.")
+
+
+def best_of(epochs: list[dict]) -> dict[str, float]:
+    """The best value of every logged metric over the full epochs."""
+    out: dict[str, float] = {}
+    full = [e for e in epochs if not e.get("partial")] or epochs
+    keys = {k for e in full for k in e} - {"epoch", "partial", "lr"}
+    for key in sorted(keys):
+        values = [e[key] for e in full if key in e and e[key] is not None and math.isfinite(e[key])]
+        if not values:
+            continue
+        base = key[4:] if key.startswith("val_") else key
+        higher = any(
+            w in base for w in ("acc", "auc", "precision", "recall", "f1", "score", "r2", "iou")
+        )
+        out[key] = max(values) if higher else min(values)
+    return out
+
+
+# ===================================================================== the trainer
+class Trainer:
+    """Train one project and write its run folder.
+
+    Args:
+        project: the project as a dict (``project_to_dict``), with its data and training
+            settings.
+        project_dir: the folder relative paths in the data settings are relative to.
+        run_dir: the run folder to write (created when missing). An existing folder with a
+            BackupAndRestore backup resumes that run.
+        emit: called with every event (see ``docs/training.md``).
+        overrides: ``epochs``, ``batch_size`` (from the command line).
+        weights: ``{layer: arrays}`` to start from (the project's weights), or None.
+    """
+
+    def __init__(
+        self,
+        project: dict,
+        project_dir: str | Path | None,
+        run_dir: str | Path,
+        emit: Emit,
+        overrides: dict[str, Any] | None = None,
+        weights: dict[str, list[np.ndarray]] | None = None,
+        stop=None,
+        pause=None,
+    ) -> None:
+        self.project_dict = project
+        self.project = project_from_dict(project)
+        self.project_dir = Path(project_dir) if project_dir else None
+        self.run_dir = Path(run_dir)
+        self.emit = emit
+        self.overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        self.initial_weights = weights
+        self.stop = stop or threading.Event()
+        self.pause = pause or threading.Event()
+        self.model = None
+        self.prepared = None
+        self.bridge: Bridge | None = None
+        self.run_info: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ settings
+    def settings(self) -> tuple[dict, dict]:
+        graph = self.project.graph
+        training = training_settings(self.project.settings, graph)
+        training.update(self.overrides)
+        return training, data_settings(self.project.settings, graph)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> dict[str, Any]:
+        """Train; returns the ``finished`` event. Raises nothing: a failure is reported as an
+        ``error`` event, saved in ``run.json`` and returned."""
+        policy = keras.config.dtype_policy()
+        started = _dt.datetime.now().isoformat(timespec="seconds")
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_info = {
+            "status": "running",
+            "started": started,
+            "ended": None,
+            "project": self.project.name,
+            "epochs_done": 0,
+            "best": {},
+            "final": {},
+            "test": None,
+            "error": None,
+            "device": "",
+        }
+        try:
+            training, data = self.settings()
+            self.run_info["settings"] = {"training": training, "data": data}
+            write_json(self.run_dir / "run.json", self.run_info)
+            snapshot = dict(self.project_dict)
+            snapshot["settings"] = {
+                **(snapshot.get("settings") or {}),
+                "training": training,
+                "data": data,
+            }
+            _atomic_write(
+                self.run_dir / "project.studio.json", dumps_project(project_from_dict(snapshot))
+            )
+            device = device_text()
+            self.run_info["device"] = device
+            self.emit({"type": "device", "text": device})
+            if training["mixed_precision"]:
+                import tensorflow as tf
+
+                gpu = bool(tf.config.list_physical_devices("GPU"))
+                keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
+            return self._train(training, data)
+        except Exception as exc:
+            return self._fail(exc)
+        finally:
+            keras.config.set_dtype_policy(policy)
+
+    def _train(self, training: dict, data: dict) -> dict[str, Any]:
+        from studio.engine.build import build_model
+        from studio.engine.data import prepare
+        from studio.engine.weights import apply_weights, layer_weights, save_weights
+
+        graph = self.project.graph
+        self.emit({"type": "status", "text": "Building the model…"})
+        self.model = model = build_model(graph, load_catalog())
+        if self.initial_weights:
+            apply_weights(model, self.initial_weights)
+        ins, outs = input_names(graph), output_names(graph)
+        in_shapes = {n: tuple(t.shape) for n, t in zip(ins, _flat(model.inputs))}
+        out_shapes = {n: tuple(t.shape) for n, t in zip(outs, _flat(model.outputs))}
+
+        self.emit({"type": "status", "text": "Loading the data…"})
+        self.prepared = prepared = prepare(
+            data,
+            in_shapes,
+            out_shapes,
+            self.project_dir,
+            progress=lambda f, text: self.emit({"type": "status", "text": text, "fraction": f}),
+        )
+        batch_size = int(training["batch_size"])
+        seed = data.get("seed")
+        train_ds = prepared.dataset(
+            "train",
+            batch_size,
+            shuffle=bool(data.get("shuffle", True)),
+            seed=seed,
+            cache=bool(data.get("cache", True)),
+            prefetch=bool(data.get("prefetch", True)),
+        )
+        train_ds = self._as_model_structure(train_ds, ins, outs)
+        val_ds = None
+        if prepared.validation is not None:
+            val_ds = self._as_model_structure(
+                prepared.dataset("validation", batch_size, cache=bool(data.get("cache", True))),
+                ins,
+                outs,
+            )
+
+        self.emit({"type": "status", "text": "Compiling…"})
+        model.compile(**compile_arguments(training, outs))
+
+        callbacks = self._callbacks(training)
+        epochs = int(training["epochs"])
+        samples = prepared.samples("train")
+        steps = math.ceil(samples / batch_size)
+        self.bridge.set_batch_size(batch_size)
+        self.emit(
+            {
+                "type": "start",
+                "run_dir": str(self.run_dir),
+                "epochs": epochs,
+                "steps": steps,
+                "samples": samples,
+                "validation_samples": prepared.samples("validation"),
+                "test_samples": prepared.samples("test"),
+                "initial_epoch": 0,
+            }
+        )
+        self.emit({"type": "status", "text": "Training…"})
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            # A stopped, partial epoch has no val_loss for ModelCheckpoint: nothing to say.
+            warnings.filterwarnings("ignore", message="Can save best model only")
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=epochs,
+                callbacks=callbacks,
+                verbose=0,
+                shuffle=False,  # the dataset shuffles itself every epoch
+            )
+        seconds = time.perf_counter() - t0
+        model.__dict__.pop("_should_eval", None)
+        bridge = self.bridge
+        if bridge.nan:
+            raise TrainingError(bridge.nan, "training.optimizer.params.learning_rate")
+
+        status = "stopped" if bridge.stopped else "finished"
+        self.emit({"type": "status", "text": "Saving the model…"})
+        model.save(self.run_dir / "final.keras")
+        save_weights(layer_weights(model), self.run_dir / "weights.h5")
+        if not (self.run_dir / "history.csv").exists() or not training["callbacks"]["CSVLogger"][
+            "enabled"
+        ]:
+            _atomic_write(self.run_dir / "history.csv", history_csv(bridge.epochs))
+
+        test = None
+        evaluation = None
+        if prepared.test is not None and not self.stop.is_set():
+            self.emit({"type": "status", "text": "Evaluating on the test split…"})
+            from studio.engine.evaluation import evaluate_model
+
+            test, evaluation = evaluate_model(model, prepared, ins, outs, batch_size)
+            write_json(self.run_dir / "evaluation.json", {"outputs": evaluation, "test": test})
+            self.emit({"type": "evaluation", "outputs": evaluation, "test": test})
+
+        final = {k: v for k, v in (bridge.epochs[-1] if bridge.epochs else {}).items()}
+        final.pop("partial", None)
+        self.run_info.update(
+            status=status,
+            ended=_dt.datetime.now().isoformat(timespec="seconds"),
+            epochs_done=sum(1 for e in bridge.epochs if not e.get("partial")),
+            best=best_of(bridge.epochs),
+            final=final,
+            test=test,
+            seconds=seconds,
+            batches=bridge.batches,
+        )
+        write_json(self.run_dir / "run.json", self.run_info)
+        event = {
+            "type": "finished",
+            "status": status,
+            "run_dir": str(self.run_dir),
+            "history": bridge.epochs,
+            "final": final,
+            "best": self.run_info["best"],
+            "test": test,
+            "seconds": seconds,
+        }
+        self.emit(event)
+        return event
+
+    def _as_model_structure(self, ds, ins: list[str], outs: list[str]):
+        """The dataset's (x dict, y dict) as the model's inputs and outputs expect them."""
+        single_in, single_out = len(ins) == 1, len(outs) == 1
+
+        def restructure(x, y):
+            xs = x[ins[0]] if single_in else tuple(x[n] for n in ins)
+            ys = y[outs[0]] if single_out else tuple(y[n] for n in outs)
+            return xs, ys
+
+        return ds.map(restructure)
+
+    def _callbacks(self, training: dict) -> list:
+        run = self.run_dir
+
+        def checkpoint_history(epochs: list[dict]) -> None:
+            write_json(run / "history.json", {"epochs": epochs})
+            self.run_info["epochs_done"] = sum(1 for e in epochs if not e.get("partial"))
+            self.run_info["best"] = best_of(epochs)
+            write_json(run / "run.json", self.run_info)
+
+        self.bridge = Bridge(self.emit, self.stop, self.pause, on_epoch=checkpoint_history)
+        out: list = [self.bridge]
+        files = {
+            "ModelCheckpoint": {"filepath": str(run / "best.keras")},
+            "CSVLogger": {"filename": str(run / "history.csv")},
+            "TensorBoard": {"log_dir": str(run / "logs")},
+            "BackupAndRestore": {"backup_dir": str(run / "backup")},
+        }
+        for name, entry in training["callbacks"].items():
+            if not entry.get("enabled"):
+                continue
+            cls = getattr(keras.callbacks, name)
+            params = dict(entry.get("params") or {})
+            params.update(files.get(name, {}))
+            try:
+                out.append(cls(**params))
+            except Exception as exc:
+                raise TrainingError(
+                    f"Callback {name} refused its settings: {_first_line(exc)}",
+                    f"training.callbacks.{name}",
+                ) from exc
+        return out
+
+    # ------------------------------------------------------------------ failure
+    def _fail(self, exc: BaseException) -> dict[str, Any]:
+        message, where = describe_failure(exc)
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        epochs = self.bridge.epochs if self.bridge else []
+        self.run_info.update(
+            status="failed",
+            ended=_dt.datetime.now().isoformat(timespec="seconds"),
+            error=message,
+            where=where,
+            epochs_done=sum(1 for e in epochs if not e.get("partial")),
+            best=best_of(epochs),
+            final=(epochs[-1] if epochs else {}),
+        )
+        try:
+            write_json(self.run_dir / "run.json", self.run_info)
+            if epochs:
+                write_json(self.run_dir / "history.json", {"epochs": epochs})
+        except OSError:
+            pass
+        event = {
+            "type": "error",
+            "message": message,
+            "where": where,
+            "detail": detail,
+            "run_dir": str(self.run_dir),
+            "history": epochs,
+        }
+        self.emit(event)
+        return event
+
+
+def _flat(tensors) -> list:
+    if isinstance(tensors, dict):
+        return list(tensors.values())
+    if isinstance(tensors, (list, tuple)):
+        return list(tensors)
+    return [tensors]
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str | None]:
+    """(a sentence for the user, the place it is about) for an exception raised in training."""
+    from studio.engine.data import DataError
+
+    if isinstance(exc, (TrainingError, DataError)):
+        return exc.message, exc.where
+    if isinstance(exc, EngineError):
+        return (f"The model could not be built: {exc}", exc.node)
+    name = type(exc).__name__
+    text = _first_line(exc)
+    if name == "ResourceExhaustedError" or isinstance(exc, MemoryError) or "OOM" in text:
+        return (
+            "Out of memory while training. Lower the batch size or make the model smaller.",
+            "training.batch_size",
+        )
+    if "Incompatible shapes" in text or "shape" in text.lower():
+        return (f"The data does not fit the model: {text}", None)
+    return (f"Training failed: {text}", None)
+
+
+def evaluate_run(run_dir: str | Path, project_dir: str | Path | None, emit: Emit) -> dict:
+    """Evaluate a finished run's final model on its test split (on demand); returns and emits
+    the ``evaluation`` event and writes ``evaluation.json``."""
+    from studio.engine.data import prepare
+    from studio.engine.evaluation import evaluate_model
+    from studio.project import load_project
+
+    run_dir = Path(run_dir)
+    try:
+        project = load_project(run_dir / "project.studio.json")
+        model_path = run_dir / "final.keras"
+        if not model_path.exists():
+            model_path = run_dir / "best.keras"
+        if not model_path.exists():
+            raise TrainingError(f"The run {run_dir.name} has no saved model to evaluate.")
+        emit({"type": "status", "text": "Loading the model…"})
+        model = keras.saving.load_model(str(model_path), safe_mode=True)
+        graph = project.graph
+        ins, outs = input_names(graph), output_names(graph)
+        data = data_settings(project.settings, graph)
+        training = training_settings(project.settings, graph)
+        in_shapes = {n: tuple(t.shape) for n, t in zip(ins, _flat(model.inputs))}
+        out_shapes = {n: tuple(t.shape) for n, t in zip(outs, _flat(model.outputs))}
+        emit({"type": "status", "text": "Loading the data…"})
+        prepared = prepare(data, in_shapes, out_shapes, Path(project_dir) if project_dir else None)
+        if prepared.test is None:
+            raise TrainingError(
+                "This run's data settings hold no test split: set a test fraction in the Data "
+                "panel and train again.",
+                "data.test",
+            )
+        emit({"type": "status", "text": "Evaluating on the test split…"})
+        test, evaluation = evaluate_model(model, prepared, ins, outs, int(training["batch_size"]))
+        write_json(run_dir / "evaluation.json", {"outputs": evaluation, "test": test})
+        event = {"type": "evaluation", "outputs": evaluation, "test": test, "run_dir": str(run_dir)}
+        emit(event)
+        return event
+    except Exception as exc:
+        message, where = describe_failure(exc)
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        event = {"type": "error", "message": message, "where": where, "detail": detail}
+        emit(event)
+        return event
