@@ -288,8 +288,9 @@ def cmd_train(args) -> int:
     import signal
     import threading
 
-    from studio.engine.training import Trainer, new_run_dir
+    from studio.engine.training import Trainer
     from studio.project import project_to_dict
+    from studio.project.runs import new_run_dir
 
     run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(project.runs_dir)
     stop = threading.Event()

@@ -393,8 +393,10 @@ class SetSetting(Command):
         self.notify = notify
 
     def redo(self, graph: Graph) -> None:
-        if self.old is _MISSING:
-            self.old = copy.deepcopy(self.settings.get(self.key, _MISSING))
+        if self.old is _MISSING and not getattr(self, "_recorded", False):
+            current = self.settings.get(self.key, _MISSING)
+            self.old = current if current is _MISSING else copy.deepcopy(current)
+            self._recorded = True
         self.settings[self.key] = copy.deepcopy(self.value)
         if self.notify:
             self.notify(self.key)
@@ -418,6 +420,32 @@ class SetSetting(Command):
             self.value = copy.deepcopy(other.value)
             return True
         return False
+
+
+class SetAttribute(Command):
+    """Set an attribute of an object outside the graph (the project's weights file)."""
+
+    def __init__(
+        self, obj: Any, attr: str, value: Any, text: str, notify: Callable[[], None] | None = None
+    ) -> None:
+        self.obj = obj
+        self.attr = attr
+        self.value = value
+        self.old: Any = _MISSING
+        self.text = text
+        self.notify = notify
+
+    def redo(self, graph: Graph) -> None:
+        if self.old is _MISSING:
+            self.old = getattr(self.obj, self.attr)
+        setattr(self.obj, self.attr, self.value)
+        if self.notify:
+            self.notify()
+
+    def undo(self, graph: Graph) -> None:
+        setattr(self.obj, self.attr, self.old)
+        if self.notify:
+            self.notify()
 
 
 class UndoStack:

@@ -181,6 +181,23 @@ def data_settings(settings: dict[str, Any], graph: Graph) -> dict[str, Any]:
     return out
 
 
+def rename_in_settings(settings: dict[str, Any], old: str, new: str) -> bool:
+    """Follow a node's rename in the settings keyed by input and output names (data mapping,
+    losses, metrics). Returns True when something was renamed."""
+    changed = False
+    places = [
+        ((settings.get("data") or {}).get("inputs")),
+        ((settings.get("data") or {}).get("outputs")),
+        ((settings.get("training") or {}).get("losses")),
+        ((settings.get("training") or {}).get("metrics")),
+    ]
+    for table in places:
+        if isinstance(table, dict) and old in table and new not in table:
+            table[new] = table.pop(old)
+            changed = True
+    return changed
+
+
 # ===================================================================== checking
 def check_settings(
     settings: dict[str, Any], graph: Graph, catalog: TrainingCatalog | None = None
@@ -240,7 +257,12 @@ def check_settings(
     for output, metrics in t["metrics"].items():
         for i, metric in enumerate(metrics):
             where = f"training.metrics.{output}.{i}"
-            name = metric.get("class", "") if isinstance(metric, dict) else metric
+            if isinstance(metric, str):  # a hand-written file: "AUC" for {"class": "AUC"}
+                metric = {"class": metric}
+            if not isinstance(metric, dict):
+                add(where, f"Output '{output}': metric {i + 1} must be a class name.")
+                continue
+            name = metric.get("class", "")
             mspec = catalog.get("metrics", name)
             if mspec is None:
                 add(f"{where}.class", f"Output '{output}': unknown metric '{name}'.")

@@ -19,12 +19,19 @@ Jobs: ``{"kind": "train", "project": dict, "project_dir": str | None, "run_dir":
 
 from __future__ import annotations
 
+import os
 import traceback
 
 
 def main(job: dict, events, stop, pause) -> None:
     """The process target."""
     emit = events.put
+    try:
+        # A background job: the window (drawing the curves) goes first when both want the
+        # CPU, so the editor stays smooth; training gets every cycle the window does not use.
+        os.nice(5)
+    except (AttributeError, OSError):  # Windows, or not permitted
+        pass
     try:
         emit({"type": "status", "text": "Starting TensorFlow…"})
         from studio.engine import training

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import json
 import math
 import os
 import platform
@@ -36,6 +35,9 @@ from studio.catalog import load_catalog
 from studio.core.settings import data_settings, input_names, output_names, training_settings
 from studio.engine import EngineError, load_keras
 from studio.project import dumps_project, project_from_dict
+from studio.project.runs import best_metrics, write_json_atomic
+
+write_json = write_json_atomic
 
 keras = load_keras()
 
@@ -279,24 +281,6 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
-def write_json(path: Path, data: Any) -> None:
-    _atomic_write(path, json.dumps(_jsonable(data), indent=1, sort_keys=True) + "\n")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def history_csv(epochs: list[dict]) -> str:
     keys = ["epoch"] + sorted({k for e in epochs for k in e} - {"epoch", "partial"})
     buf = io.StringIO()
@@ -307,35 +291,11 @@ def history_csv(epochs: list[dict]) -> str:
     return buf.getvalue()
 
 
-def new_run_dir(runs_dir: Path, now: _dt.datetime | None = None) -> Path:
-    """A new ``<YYYYMMDD-HHMMSS>`` folder in ``runs_dir`` (``-2``, ``-3`` on a collision)."""
-    stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    for i in range(1, 1000):
-        path = runs_dir / (stamp if i == 1 else f"{stamp}-{i}")
-        try:
-            path.mkdir()
-            return path
-        except FileExistsError:
-            continue
-    raise TrainingError(f"Could not create a run folder in {runs_dir}.")
-
-
 def best_of(epochs: list[dict]) -> dict[str, float]:
-    """The best value of every logged metric over the full epochs."""
-    out: dict[str, float] = {}
+    """The best value of every logged metric over the full (not stopped-early) epochs."""
     full = [e for e in epochs if not e.get("partial")] or epochs
-    keys = {k for e in full for k in e} - {"epoch", "partial", "lr"}
-    for key in sorted(keys):
-        values = [e[key] for e in full if key in e and e[key] is not None and math.isfinite(e[key])]
-        if not values:
-            continue
-        base = key[4:] if key.startswith("val_") else key
-        higher = any(
-            w in base for w in ("acc", "auc", "precision", "recall", "f1", "score", "r2", "iou")
-        )
-        out[key] = max(values) if higher else min(values)
-    return out
+    keys = sorted({k for e in full for k in e} - {"epoch", "partial"})
+    return best_metrics({k: [e.get(k, math.nan) for e in full] for k in keys})
 
 
 # ===================================================================== the trainer

@@ -13,8 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from studio.catalog import Catalog, load_catalog
-from studio.core.commands import Command, SetSetting, UndoStack
+from studio.core.commands import Command, SetAttribute, SetSetting, UndoStack
 from studio.core.graph import Graph, GraphError, GraphEvent
+from studio.core.settings import rename_in_settings
 from studio.core.validation import Diagnostic, validate
 from studio.project import Project, load_project, project_basename, save_project
 
@@ -29,6 +30,7 @@ class Document(QObject):
     pathChanged = Signal(object)  # Path | None
     refused = Signal(str)  # an edit the model refused, with the reason
     settingsChanged = Signal(str)  # the top-level settings key ("data", "training") that changed
+    weightsChanged = Signal()  # project.weights (the weights file the graph uses) changed
 
     def __init__(self, project: Project | None = None, catalog: Catalog | None = None) -> None:
         super().__init__()
@@ -82,6 +84,13 @@ class Document(QObject):
         )
         return self.push(command, merge=bool(merge_key))
 
+    def set_weights(self, path: str | None, text: str = "Load weights") -> bool:
+        """Make ``path`` (relative to the project's folder) the project's weights file, as one
+        undoable step."""
+        if self.project.weights == path:
+            return False
+        return self.push(SetAttribute(self.project, "weights", path, text, self.weightsChanged.emit))
+
     def undo(self) -> None:
         self.stack.undo()
 
@@ -107,6 +116,12 @@ class Document(QObject):
 
     # ------------------------------------------------------------------ observers
     def _on_graph_event(self, event: GraphEvent) -> None:
+        if event.kind == "node_renamed" and not event.path and event.old:
+            # Inputs and outputs key the data mapping, losses and metrics: keep them (undoing
+            # the rename renames them back the same way).
+            if rename_in_settings(self.project.settings, event.old, event.node):
+                for key in ("data", "training"):
+                    self.settingsChanged.emit(key)
         self.graphChanged.emit(event)
         if event.kind != "node_moved":
             self._stale = True

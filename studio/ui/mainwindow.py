@@ -99,6 +99,10 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._build_menus()
+        from studio.ui.training.workbench import TrainingWorkbench
+
+        self.training = TrainingWorkbench(self)
+        self.training.message.connect(lambda m: self.statusBar().showMessage(m, 10000))
 
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -286,6 +290,8 @@ class MainWindow(QMainWindow):
         self._update_undo_actions()
         self._update_validity()
         self.params_label.setText("")
+        if hasattr(self, "training"):
+            self.training.set_document(document)
         self._request_shapes()
         QTimer.singleShot(0, self.view.fit_all)
 
@@ -566,7 +572,8 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         if self._default_state is not None:
             self.restoreState(self._default_state)
-            for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.summary_dock):
+            for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
+                         self.summary_dock, *self.training.docks):  # fmt: skip
                 dock.show()
 
     def about(self) -> None:
@@ -586,6 +593,9 @@ class MainWindow(QMainWindow):
                 break
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if not self.training.confirm_close():
+            event.ignore()
+            return
         if not self.maybe_save():
             event.ignore()
             return

@@ -779,3 +779,34 @@ def test_random_edits_undo_and_redo_exactly(ops):
         stack.redo()
     assert g == final
     assert g.signature() == final.signature()
+
+
+def test_set_setting_undoes_to_no_setting_and_merges_typing():
+    from studio.core.commands import SetSetting, UndoStack
+    from studio.core.graph import Graph
+
+    settings: dict = {}
+    seen = []
+    stack = UndoStack(Graph())
+    stack.push(SetSetting(settings, "training", {"epochs": 3}, merge_key="e", notify=seen.append),
+               merge=True)  # fmt: skip
+    stack.push(SetSetting(settings, "training", {"epochs": 30}, merge_key="e"), merge=True)
+    assert settings == {"training": {"epochs": 30}}
+    stack.undo()
+    assert settings == {}
+    stack.redo()
+    assert settings == {"training": {"epochs": 30}}
+    assert seen == ["training", "training", "training"]
+
+
+def test_renaming_an_output_keeps_its_loss_and_data_mapping():
+    from studio.core.settings import rename_in_settings
+
+    settings = {
+        "data": {"inputs": {"x": {"field": "f"}}, "outputs": {"y": {"field": "label"}}},
+        "training": {"losses": {"y": {"class": "Huber"}}, "metrics": {"y": []}},
+    }
+    assert rename_in_settings(settings, "y", "species")
+    assert settings["training"]["losses"] == {"species": {"class": "Huber"}}
+    assert settings["data"]["outputs"] == {"species": {"field": "label"}}
+    assert not rename_in_settings(settings, "nothing", "else")
