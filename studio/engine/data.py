@@ -1973,6 +1973,18 @@ def preview(
                 done, _, _ = _encode_target(name, shape, mapping, dict(arrays), names)
             check["got"] = _shape_text((None,) + tuple(done["train"].shape[1:]))
             check["ok"] = True
+            what = "samples" if role == "input" else "targets"
+            check["message"] = (
+                f"{role.capitalize()} '{name}' {_shape_text(shape)} gets {what} of shape "
+                f"{check['got']}"
+            )
+            if role == "output" and mapping.get("encoding", "sparse") == "sparse":
+                units = shape[-1] if shape else None
+                if units and units > 1:
+                    check["message"] = (
+                        f"Output '{name}' {_shape_text(shape)} gets class ids (sparse labels) "
+                        f"for its {units} classes"
+                    )
         except _Mismatch as exc:
             check["got"] = "" if exc.got is None else _shape_text((None,) + tuple(exc.got))
             check["message"] = exc.message

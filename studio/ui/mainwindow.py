@@ -559,7 +559,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ window
     def _restore_layout(self) -> None:
         # Default proportions: a slim palette, a roomy inspector, a low bottom panel.
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330], Qt.Horizontal)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [240, 400], Qt.Horizontal)
         self.resizeDocks([self.problems_dock], [190], Qt.Vertical)
         self._default_state = self.saveState()
         geometry = self.settings.value("window/geometry")

@@ -961,3 +961,12 @@ class DashboardWidget(QWidget):
             with np.errstate(divide="ignore", invalid="ignore"):
                 lr = np.where(lr > 0, np.log10(lr), np.nan)
         self.lr_curve.setData(xs, lr)
+        view = self.lr_plot.getPlotItem().getViewBox()
+        if finite.size and not log and float(finite.max()) - float(finite.min()) < 1e-3 * float(
+            finite.max()
+        ):
+            # A constant rate: centre it (auto-range would show 0 ± 0.5 and hide the value).
+            v = float(finite.max())
+            view.setYRange(v * 0.5, v * 1.5, padding=0)
+        else:
+            view.enableAutoRange(axis="y")

@@ -150,6 +150,11 @@ class TrainingWorkbench(QObject):
     def _raise(self, dock: QDockWidget) -> None:
         dock.show()
         dock.raise_()
+        if dock in (self.dashboard_dock, self.evaluation_dock) and not dock.isFloating():
+            # Curves and a confusion matrix need room: give the bottom panel ~40 % of the height.
+            want = int(self.window.height() * 0.4)
+            if dock.height() < want - 20:
+                self.window.resizeDocks([dock], [want], Qt.Vertical)
 
     # ------------------------------------------------------------------ actions
     def train(self) -> bool:
@@ -185,6 +190,7 @@ class TrainingWorkbench(QObject):
             self._refuse(f"Could not create the run folder: {exc}", [], None)
             return False
         self.dashboard.set_running(True)
+        self.runs.set_active_run(run_dir)  # not deletable while it trains
         self._raise(self.dashboard_dock)
         self.message.emit(f"Training started; the run is saved in {run_dir}.")
         return True
@@ -258,10 +264,7 @@ class TrainingWorkbench(QObject):
 
     # ------------------------------------------------------------------ controller
     def _on_events(self, events: list) -> None:
-        for event in events:
-            if event.get("type") == "start":
-                self.dashboard.start(event)
-        self.dashboard.add_events(events)
+        self.dashboard.add_events(events)  # a "start" event clears the previous curves
 
     def _on_state(self, state: str) -> None:
         busy = state != "idle"
@@ -272,6 +275,7 @@ class TrainingWorkbench(QObject):
         self.act_stop.setEnabled(state in ("starting", "running", "paused"))
         if not busy:
             self.dashboard.set_running(False)
+            self.runs.set_active_run(None)
             self._refresh_runs()
 
     def _on_finished(self, event: dict) -> None:
@@ -282,6 +286,8 @@ class TrainingWorkbench(QObject):
         self.message.emit(f"Training {word} after {len(event.get('history') or [])} epochs."
                           + figure)  # fmt: skip
         self._refresh_runs()
+        if event.get("run_dir"):
+            self.runs.select_runs([event["run_dir"]])  # its curves in the comparison plot
 
     def _on_evaluated(self, event: dict) -> None:
         self.evaluation.show_results(event.get("outputs") or [])
