@@ -29,7 +29,7 @@ def main(job: dict, events, stop, pause) -> None:
     try:
         # A background job: the window (drawing the curves) goes first when both want the
         # CPU, so the editor stays smooth; training gets every cycle the window does not use.
-        os.nice(5)
+        os.nice(10)
     except (AttributeError, OSError):  # Windows, or not permitted
         pass
     try:

@@ -111,6 +111,19 @@ def compile_arguments(training: dict, outputs: list[str]) -> dict[str, Any]:
     }
 
 
+def expected_logs(arguments: dict, outputs: list[str], validation: bool) -> list[str]:
+    """The log keys ``fit`` will report (``loss``, ``accuracy``, ``species_loss``, ...,
+    ``val_`` ones), so a dashboard can lay out its plots before the first batch."""
+    keys = ["loss"]
+    metrics = arguments["metrics"]
+    if len(outputs) == 1:
+        keys += [m.name for m in metrics]
+    else:
+        keys += [f"{o}_loss" for o in outputs]
+        keys += [f"{o}_{m.name}" for o, ms in zip(outputs, metrics) for m in ms]
+    return keys + ([f"val_{k}" for k in keys] if validation else [])
+
+
 def device_text() -> str:
     """What trains: the GPUs TensorFlow sees (it uses them when present), or the CPU."""
     import tensorflow as tf
@@ -433,7 +446,8 @@ class Trainer:
             )
 
         self.emit({"type": "status", "text": "Compiling…"})
-        model.compile(**compile_arguments(training, outs))
+        arguments = compile_arguments(training, outs)
+        model.compile(**arguments)
 
         callbacks = self._callbacks(training)
         epochs = int(training["epochs"])
@@ -450,6 +464,7 @@ class Trainer:
                 "validation_samples": prepared.samples("validation"),
                 "test_samples": prepared.samples("test"),
                 "initial_epoch": 0,
+                "metrics": expected_logs(arguments, outs, prepared.validation is not None),
             }
         )
         self.emit({"type": "status", "text": "Training…"})

@@ -107,11 +107,12 @@ def _died(code: int | None) -> dict:
 class TrainingController(QObject):
     """Start, pause, resume and stop training (or an evaluation) for the window."""
 
-    events = Signal(list)  # event dicts (docs/training.md), at most every DRAIN_MS
+    # Signal(object), not list/dict: PySide would convert every event to a QVariant and back.
+    events = Signal(object)  # a list of event dicts (docs/training.md), at most every DRAIN_MS
     stateChanged = Signal(str)  # "idle", "starting", "running", "paused", "stopping"
-    finished = Signal(dict)  # the "finished" event of a training run
-    evaluated = Signal(dict)  # an "evaluation" event
-    failed = Signal(dict)  # an "error" event
+    finished = Signal(object)  # the "finished" event (a dict) of a training run
+    evaluated = Signal(object)  # an "evaluation" event
+    failed = Signal(object)  # an "error" event
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

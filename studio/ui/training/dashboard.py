@@ -275,7 +275,7 @@ class DashboardWidget(QWidget):
             and Stop buttons.
     """
 
-    evaluationReceived = Signal(list)
+    evaluationReceived = Signal(object)  # a list of results (object: no QVariant conversion)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -437,6 +437,10 @@ class DashboardWidget(QWidget):
         self.evaluation = None
         run_dir = info.get("run_dir")
         self.run_dir = Path(run_dir) if run_dir else None
+        # Lay the curves out before the first batch, one every 20 ms (not all in one repaint).
+        keys = [k for k in info.get("metrics") or () if isinstance(k, str)]
+        self._setup_jobs = [lambda k=k: self._note_key(k) for k in keys]
+        QTimer.singleShot(20, self._next_setup_job)
         if self.progress_bar.maximum() == 0:
             self.progress_bar.setRange(0, 1000)
         self._set_bar(self._fraction())
@@ -804,10 +808,27 @@ class DashboardWidget(QWidget):
         self._max_batch = 0
         self._ema = 0.0
         self._ema_n = 0
-        for plot in list(self._metric_plots.values()):
-            plot.widget.setParent(None)
-            plot.widget.deleteLater()
-        self._metric_plots = {}
+        # Keep the metric plots for the next run (a new PlotWidget costs a first full paint,
+        # which would stall the window when the next run starts); only their curves go.
+        spare = getattr(self, "_spare_plots", {})
+        if "metrics" not in self._metric_plots and "metrics" not in spare:
+            # Accuracy-like metrics are almost always there: their plot is part of the empty
+            # layout, so a run's start adds curves instead of re-laying out the dashboard.
+            spare["metrics"] = _Plot(make_plot("Metrics", "", parent=self), "metrics",
+                                     "bottom-right")  # fmt: skip
+        for group, plot in self._metric_plots.items():
+            for key in list(plot.curves):
+                plot.widget.removeItem(plot.curves.pop(key))
+            plot.bases = []
+            plot.legend.clear()
+            spare[group] = plot
+        keep = spare.pop("metrics")
+        set_plot_title(keep.widget, "Metrics")
+        keep.widget.show()
+        for plot in spare.values():
+            plot.widget.hide()
+        self._spare_plots = spare
+        self._metric_plots = {"metrics": keep}
         for key in list(self.loss_plot.curves):
             self.loss_plot.widget.removeItem(self.loss_plot.curves.pop(key))
         self.loss_plot.bases = []
@@ -826,6 +847,14 @@ class DashboardWidget(QWidget):
         else:
             group = "metrics" if direction == "max" else base
             plot = self._metric_plots.get(group)
+            if plot is None and group in getattr(self, "_spare_plots", {}):
+                plot = self._spare_plots.pop(group)
+                set_plot_title(plot.widget, metric_title(base))
+                plot.widget.show()
+                self._metric_plots[group] = plot
+                if self._epochs_total:
+                    self._set_epoch_range(plot.widget)
+                self._layout_plots()
             if plot is None:
                 corner = "bottom-right" if direction == "max" else "top-right"
                 plot = _Plot(make_plot(metric_title(base), "", parent=self), group, corner)
@@ -936,11 +965,18 @@ class DashboardWidget(QWidget):
         ] + [lambda: self._draw_lr(epochs, xs)]
         self._next_plot_job()
 
+    def _next_setup_job(self) -> None:
+        jobs = getattr(self, "_setup_jobs", [])
+        if jobs:
+            jobs.pop(0)()
+        if jobs:
+            QTimer.singleShot(20, self._next_setup_job)
+
     def _next_plot_job(self) -> None:
         if self._plot_jobs:
             self._plot_jobs.pop(0)()
         if self._plot_jobs:
-            QTimer.singleShot(0, self._next_plot_job)
+            QTimer.singleShot(20, self._next_plot_job)  # let each plot paint on its own
 
     def _draw_epoch_curves(self, plot: _Plot, epochs: list[int], xs: np.ndarray) -> None:
         for key, curve in plot.curves.items():
