@@ -30,6 +30,7 @@ bench: $(STAMP)
 
 catalog: $(STAMP)
 	$(BIN)/python tools/generate_catalog.py
+	$(BIN)/python tools/generate_training_catalog.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check studio tests bench tools

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/train.py [--project resources/examples/mnist_cnn.studio.json] [--epochs 5]
+    python bench/train.py [--project resources/examples/mnist_cnn.studio.json] [--epochs 10]
                           [--repeats 5]
 
 For each repeat, alternating: (1) plain Keras trains the project's model on the same prepared

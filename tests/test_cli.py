@@ -209,3 +209,76 @@ def test_gui_without_a_display_says_so_instead_of_crashing():
     )
     assert result.returncode == 2
     assert "no display" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def iris(tmp_path):
+    path = tmp_path / "iris.studio.json"
+    shutil.copy(EXAMPLES / "iris_mlp.studio.json", path)
+    return path
+
+
+@pytest.mark.slow
+def test_train_prints_progress_writes_the_run_and_ends_with_json(iris, tmp_path):
+    run = tmp_path / "my-run"
+    result = studio("train", iris, "--epochs", "3", "--batch-size", "8", "--run-dir", run)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert any(line.startswith("Device: ") for line in lines)
+    assert [line.split(" - ")[0] for line in lines if line.startswith("Epoch ")] == [
+        "Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]  # fmt: skip
+    final = json.loads(lines[-1])
+    assert final["status"] == "finished" and final["epochs"] == 3
+    assert {"loss", "val_accuracy"} <= set(final["final"]) and "accuracy" in final["test"]
+    assert Path(final["run_dir"]) == run
+    info = json.loads((run / "run.json").read_text())
+    assert info["settings"]["training"]["batch_size"] == 8
+    assert (run / "final.keras").exists() and (run / "history.csv").exists()
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_train_without_a_run_dir_uses_the_runs_folder_beside_the_project(iris):
+    result = studio("train", iris, "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    run = Path(json.loads(result.stdout.splitlines()[-1])["run_dir"])
+    assert run.parent == iris.parent / "iris.runs"
+
+
+def test_train_failures_exit_non_zero_with_a_message(tmp_path, iris):
+    def no_data(data):
+        data["settings"]["data"]["source"] = None
+
+    result = studio("train", _project(tmp_path, no_data))
+    assert result.returncode == 1
+    assert "data.source" in result.stderr and "Data panel" in result.stderr
+
+    def bad_epochs(data):
+        data["settings"]["training"]["epochs"] = 0
+
+    result = studio("train", _project(tmp_path, bad_epochs, "epochs.studio.json"))
+    assert result.returncode == 1 and "training.epochs" in result.stderr
+
+    result = studio("train", iris, "--epochs", "0")
+    assert result.returncode == 1 and "--epochs" in result.stderr
+
+    result = studio("train", tmp_path / "missing.studio.json")
+    assert result.returncode == 2
+    for r in (result,):
+        assert "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_train_reports_bad_data_in_plain_words(tmp_path):
+    csv = tmp_path / "flowers.csv"
+    csv.write_text("a,b,c,d,kind\n" + "1,2,3,4,x\n" * 20)
+
+    def csv_source(data):
+        data["settings"]["data"]["source"] = {"kind": "csv", "path": "flowers.csv",
+                                              "target": "species"}  # fmt: skip
+
+    result = studio("train", _project(tmp_path, csv_source, "csv.studio.json"), "--epochs", "1")
+    assert result.returncode == 1
+    assert "species" in result.stderr and "flowers.csv" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert json.loads(result.stdout.splitlines()[-1])["status"] == "failed"

@@ -92,6 +92,23 @@ def test_train_button_trains_with_live_curves_and_shows_the_confusion_matrix(qtb
     info = json.loads((runs[0] / "run.json").read_text())
     assert info["status"] == "finished" and info["epochs_done"] == 8
 
+    # The run's weights become the graph's (undoable), and the next run starts from them.
+    training.runs.select_runs([runs[0]])
+    training.runs.loadWeightsRequested.emit(runs[0])
+    assert w.document.project.weights == f"iris_mlp.runs/{runs[0].name}/weights.h5"
+    assert w.document.project.weights_path.exists()
+    w.act_undo.trigger()
+    assert w.document.project.weights is None
+    w.act_redo.trigger()
+
+    # Evaluation on demand, for a run whose evaluation is not saved.
+    (runs[0] / "evaluation.json").unlink()
+    training.evaluation.clear()
+    training.runs.evaluationRequested.emit(runs[0])
+    qtbot.waitUntil(lambda: training.evaluation.confusion_matrix() is not None, timeout=TIMEOUT)
+    assert (runs[0] / "evaluation.json").exists()
+    wait_idle(qtbot, w)
+
 
 def test_pause_resume_and_stop_within_one_batch(qtbot, make_window):
     w = make_window("iris_mlp", epochs(500))

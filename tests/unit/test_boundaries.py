@@ -12,8 +12,11 @@ PURE_MODULES = [
     "studio.core.commands",
     "studio.core.validation",
     "studio.core.layout",
+    "studio.core.settings",
     "studio.catalog",
+    "studio.catalog.training",
     "studio.project",
+    "studio.project.runs",
     "studio.cli",
 ]
 HEAVY = ("tensorflow", "keras", "PySide6", "pyqtgraph", "shiboken6")
@@ -57,3 +60,20 @@ def test_only_the_engine_imports_keras_and_only_the_ui_imports_qt():
         if roots & {"PySide6", "pyqtgraph"} and not rel.startswith("studio/ui/"):
             offenders.append(f"{rel} imports Qt")
     assert offenders == []
+
+
+def test_the_window_process_never_imports_tensorflow_for_training():
+    """Training runs in its own process: the controller, panels and dashboard load without
+    TensorFlow (importing it would freeze the window for half a second)."""
+    code = (
+        "import sys\n"
+        "import studio.ui.training.workbench, studio.ui.training.controller\n"
+        "import studio.engine.trainer_process\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert out.stdout.strip() == ""

@@ -621,6 +621,8 @@ class DashboardWidget(QWidget):
         if math.isfinite(rate) and rate > 0:
             self._rate = rate
         self._batch_count += 1
+        if self._batch_count == 1:  # the smoothed batch curve joins the loss plot's legend
+            self._style_plot(self.loss_plot)
         if batch + 1 > self._max_batch:
             self._max_batch = batch + 1
         steps = self._steps or self._max_batch
