@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import json
 import math
 import os
 import platform
@@ -185,6 +186,8 @@ class Bridge(keras.callbacks.Callback):
             return None
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.epochs and self.epochs[-1]["epoch"] >= epoch:  # resumed: drop repeated epochs
+            self.epochs = [e for e in self.epochs if e["epoch"] < epoch]
         self.epoch = epoch
         self._t_epoch = self._t_batch = time.perf_counter()
 
@@ -565,6 +568,11 @@ class Trainer:
             cls = getattr(keras.callbacks, name)
             params = dict(entry.get("params") or {})
             params.update(files.get(name, {}))
+            if name == "BackupAndRestore":
+                # Keep the previous backup too: a run killed while writing one resumes from
+                # the one before instead of failing on a half-written file.
+                params.setdefault("double_checkpoint", True)
+                self._resume_history()
             try:
                 out.append(cls(**params))
             except Exception as exc:
@@ -573,6 +581,19 @@ class Trainer:
                     f"training.callbacks.{name}",
                 ) from exc
         return out
+
+    def _resume_history(self) -> None:
+        """When this run folder holds a backup (an interrupted run), keep the epochs it
+        already logged; the bridge drops those the resumed fit repeats."""
+        if not (self.run_dir / "backup").is_dir():
+            return
+        try:
+            previous = json.loads((self.run_dir / "history.json").read_text(encoding="utf-8"))
+            epochs = [e for e in previous.get("epochs", []) if not e.get("partial")]
+        except (OSError, ValueError, AttributeError):
+            return
+        self.bridge.epochs = epochs
+        self.emit({"type": "status", "text": f"Resuming after epoch {len(epochs)}…"})
 
     # ------------------------------------------------------------------ failure
     def _fail(self, exc: BaseException) -> dict[str, Any]:

@@ -249,3 +249,20 @@ def test_evaluate_run_on_demand(tmp_path):
     assert event["type"] == "evaluation"
     assert event["outputs"][0]["task"] == "classification"
     assert (tmp_path / "run" / "evaluation.json").exists()
+
+
+@pytest.mark.slow
+def test_backup_and_restore_resumes_an_interrupted_run_in_its_folder(tmp_path):
+    project = _iris(epochs=3)
+    project["settings"]["training"]["callbacks"]["BackupAndRestore"] = {
+        "enabled": True,
+        "params": {"delete_checkpoint": False},  # as if the run had been killed
+    }
+    _train(project, tmp_path / "run")
+    assert (tmp_path / "run" / "backup" / "latest.weights.h5").exists()
+    project["settings"]["training"]["epochs"] = 5
+    result, events, _ = _train(project, tmp_path / "run")
+    assert [e["epoch"] for e in events if e["type"] == "epoch"] == [3, 4]  # resumed
+    assert [e["epoch"] for e in result["history"]] == [0, 1, 2, 3, 4]  # history kept
+    history = json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]
+    assert len(history) == 5

@@ -99,6 +99,10 @@ class TrainingWorkbench(QObject):
         self.act_evaluate = action(
             "&Evaluate Latest Run", self.evaluate_latest, None, "Evaluate on the test split"
         )
+        self.act_resume = action(
+            "&Resume Interrupted Run", self.resume_run, None,
+            "Continue the selected run from its last backup (BackupAndRestore)",
+        )
         self.act_show_data = action("&Data…", lambda: self._raise(self.data_dock))
         self.act_show_settings = action(
             "Training &Settings…", lambda: self._raise(self.settings_dock)
@@ -113,7 +117,8 @@ class TrainingWorkbench(QObject):
             for dock in self.docks:
                 view.addAction(dock.toggleViewAction())
         for act in (self.act_train, self.act_pause, self.act_stop, None, self.act_evaluate,
-                    None, self.act_show_data, self.act_show_settings):  # fmt: skip
+                    self.act_resume, None, self.act_show_data,
+                    self.act_show_settings):  # fmt: skip
             menu.addSeparator() if act is None else menu.addAction(act)
         bar = QToolBar("Training", w)
         bar.setObjectName("toolbar_training")
@@ -210,6 +215,38 @@ class TrainingWorkbench(QObject):
     def stop(self) -> None:
         self.controller.stop()
 
+    def resume_run(self, run_dir: Path | None = None) -> bool:
+        """Continue an interrupted run (one with a BackupAndRestore backup) in its own folder,
+        with the project exactly as that run trained it."""
+        if self.controller.is_busy() or self.document is None:
+            return False
+        if run_dir is None:
+            selected = self.runs.selected_runs()
+            run_dir = selected[0] if len(selected) == 1 else None
+        if run_dir is None or not (Path(run_dir) / "backup").is_dir():
+            QMessageBox.information(
+                self.window,
+                "Resume a run",
+                "Select one run that was interrupted in the Runs panel. A run can be resumed "
+                "when it trained with the BackupAndRestore callback on (Training panel).",
+            )
+            return False
+        from studio.project import ProjectError, load_project
+
+        try:
+            project = load_project(Path(run_dir) / "project.studio.json")
+        except ProjectError as exc:
+            self._refuse(f"This run cannot be resumed: {exc}", [], None)
+            return False
+        project.path = self.document.path  # data paths are relative to the project's folder
+        project.weights = None  # the backup holds the weights
+        self.controller.train(project, run_dir=Path(run_dir))
+        self.dashboard.set_running(True)
+        self.runs.set_active_run(run_dir)
+        self._raise(self.dashboard_dock)
+        self.message.emit(f"Resuming run {Path(run_dir).name} from its last backup.")
+        return True
+
     def evaluate_latest(self) -> None:
         runs = self.runs.runs() if hasattr(self.runs, "runs") else []
         if not runs:
@@ -270,6 +307,7 @@ class TrainingWorkbench(QObject):
         busy = state != "idle"
         self.act_train.setEnabled(not busy)
         self.act_evaluate.setEnabled(not busy)
+        self.act_resume.setEnabled(not busy)
         self.act_pause.setEnabled(state in ("running", "paused"))
         self.act_pause.setText("&Resume" if state == "paused" else "&Pause")
         self.act_stop.setEnabled(state in ("starting", "running", "paused"))
