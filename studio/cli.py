@@ -292,7 +292,14 @@ def cmd_train(args) -> int:
     from studio.project import project_to_dict
     from studio.project.runs import new_run_dir
 
-    run_dir = Path(args.run_dir) if args.run_dir else new_run_dir(project.runs_dir)
+    if args.run_dir:
+        run_dir = Path(args.run_dir)
+        if (run_dir / "run.json").exists() and not (run_dir / "backup").is_dir():
+            _err(f"studio: {run_dir} already holds a run; choose a new folder (a run folder is "
+                 "reused only to resume an interrupted run with BackupAndRestore).")  # fmt: skip
+            return EXIT_INVALID
+    else:
+        run_dir = new_run_dir(project.runs_dir)
     stop = threading.Event()
     tty = sys.stdout.isatty()
     state = {"epochs": 0, "steps": 0}
@@ -325,11 +332,11 @@ def cmd_train(args) -> int:
         stop.set()
         _err("\nstudio: stopping after this batch (Ctrl+C again to abort)…")
 
-    weights = None
-    if project.weights_path is not None and project.weights_path.exists():
-        from studio.engine.weights import read_weights
-
-        weights = read_weights(project.weights_path)
+    weights = project.weights_path if project.weights_path is not None else None
+    if weights is not None and not weights.exists():
+        _err(f"studio: the project's weights file {weights} does not exist; training starts "
+             "from fresh weights.")  # fmt: skip
+        weights = None
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
         trainer = Trainer(

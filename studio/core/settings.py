@@ -125,59 +125,111 @@ def default_metrics(kind: str) -> list[dict[str, Any]]:
 
 
 # ===================================================================== filling in
-def training_settings(settings: dict[str, Any], graph: Graph) -> dict[str, Any]:
+def _obj(value: Any) -> dict:
+    """``value`` if it is a JSON object, else an empty one (hand-written files)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _entry(value: Any) -> dict[str, Any]:
+    """A ``{"class", "params"}`` entry; a bare class name (``"AUC"``) is accepted."""
+    if isinstance(value, str):
+        return {"class": value, "params": {}}
+    value = _obj(value)
+    return {**value, "class": value.get("class", ""), "params": dict(_obj(value.get("params")))}
+
+
+def _with_starter(entry: dict[str, Any], group: str, catalog: TrainingCatalog) -> dict:
+    """Required constructor arguments missing from ``params`` take the catalog's starter
+    values (what the panel shows in an empty required field)."""
+    spec = catalog.get(group, entry.get("class", ""))
+    if spec is not None:
+        for p in spec.params:
+            if p.required and entry["params"].get(p.name) is None and p.name in spec.starter:
+                entry["params"][p.name] = copy.deepcopy(spec.starter[p.name])
+    return entry
+
+
+def training_settings(
+    settings: dict[str, Any], graph: Graph, catalog: TrainingCatalog | None = None
+) -> dict[str, Any]:
     """The complete training settings for ``graph``: the project's, with defaults for what
     they leave out (a loss and metrics for every output; entries for outputs that no longer
-    exist are dropped)."""
-    given = copy.deepcopy(settings.get("training") or {})
+    exist are dropped). Values of the wrong JSON type are treated as missing; a bare class
+    name stands for ``{"class": name}``."""
+    catalog = catalog or load_training_catalog()
+    given = copy.deepcopy(_obj(settings.get("training")))
     out: dict[str, Any] = {}
-    optimizer = given.get("optimizer") or {}
+    optimizer = _entry(given.get("optimizer") or {"class": "Adam"})
+    schedule = optimizer.get("schedule")
     out["optimizer"] = {
-        "class": optimizer.get("class", "Adam"),
-        "params": dict(optimizer.get("params") or {}),
-        "schedule": optimizer.get("schedule"),
+        "class": optimizer["class"] or "Adam",
+        "params": optimizer["params"],
+        "schedule": _with_starter(_entry(schedule), "schedules", catalog) if schedule else None,
     }
-    losses = given.get("losses") or {}
-    metrics = given.get("metrics") or {}
+    losses = _obj(given.get("losses"))
+    metrics = _obj(given.get("metrics"))
     out["losses"] = {}
     out["metrics"] = {}
     for name in output_names(graph):
         kind = output_kind(graph, name)
-        loss = losses.get(name) or default_loss(kind)
+        loss = _entry(losses.get(name) or default_loss(kind))
+        weight = _obj(losses.get(name)).get("weight", 1.0)
         out["losses"][name] = {
-            "class": loss.get("class", default_loss(kind)["class"]),
-            "params": dict(loss.get("params") or {}),
-            "weight": loss.get("weight", 1.0),
+            "class": loss["class"] or default_loss(kind)["class"],
+            "params": loss["params"],
+            "weight": weight,
         }
-        out["metrics"][name] = list(metrics[name]) if name in metrics else default_metrics(kind)
+        chosen = metrics.get(name)
+        if chosen is None:
+            out["metrics"][name] = default_metrics(kind)
+        else:
+            chosen = chosen if isinstance(chosen, list) else [chosen]
+            out["metrics"][name] = [_with_starter(_entry(m), "metrics", catalog) for m in chosen]
     for key, value in TRAINING_DEFAULTS.items():
         out[key] = given.get(key, value)
-    callbacks = given.get("callbacks") or {}
+    callbacks = _obj(given.get("callbacks"))
     out["callbacks"] = {}
     for name in CALLBACK_ORDER:
-        entry = callbacks.get(name) or DEFAULT_CALLBACKS[name]
+        entry = callbacks.get(name, DEFAULT_CALLBACKS[name])
+        if isinstance(entry, bool):  # "EarlyStopping": true
+            entry = {"enabled": entry, "params": DEFAULT_CALLBACKS[name]["params"]}
+        entry = _obj(entry)
         out["callbacks"][name] = {
             "enabled": bool(entry.get("enabled", False)),
-            "params": dict(entry.get("params") or {}),
+            "params": dict(_obj(entry.get("params"))),
         }
     return out
 
 
+def _part(value: Any) -> dict[str, Any]:
+    """A validation/test part: a bare fraction stands for ``{"split": f}``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return {"split": value}
+    return _obj(value)
+
+
 def data_settings(settings: dict[str, Any], graph: Graph) -> dict[str, Any]:
     """The complete data settings for ``graph``: the project's, with defaults; every model
-    input and output has a mapping (empty when the project has none)."""
-    given = copy.deepcopy(settings.get("data") or {})
+    input and output has a mapping (empty when the project has none). A bare field name
+    stands for ``{"field": name}``."""
+    given = copy.deepcopy(_obj(settings.get("data")))
     out = {key: given.get(key, copy.deepcopy(value)) for key, value in DATA_DEFAULTS.items()}
-    inputs = given.get("inputs") or {}
-    outputs = given.get("outputs") or {}
-    out["inputs"] = {name: dict(inputs.get(name) or {}) for name in input_names(graph)}
+    for key in ("validation", "test"):
+        out[key] = _part(out[key])
+    inputs = _obj(given.get("inputs"))
+    outputs = _obj(given.get("outputs"))
+
+    def mapping(value: Any) -> dict:
+        return {"field": value} if isinstance(value, str) else dict(_obj(value))
+
+    out["inputs"] = {name: mapping(inputs.get(name)) for name in input_names(graph)}
     out["outputs"] = {}
     for name in output_names(graph):
-        mapping = dict(outputs.get(name) or {})
-        if "encoding" not in mapping:
+        m = mapping(outputs.get(name))
+        if "encoding" not in m:
             kind = output_kind(graph, name)
-            mapping["encoding"] = "sparse" if kind == "classification" else "raw"
-        out["outputs"][name] = mapping
+            m["encoding"] = "sparse" if kind == "classification" else "raw"
+        out["outputs"][name] = m
     return out
 
 
@@ -215,7 +267,19 @@ def check_settings(
     if not isinstance(training, dict) or not isinstance(data, dict):
         add("settings", "The training and data settings must be JSON objects.")
         return out
-    t = training_settings(settings, graph)
+    for key in ("optimizer", "losses", "metrics", "callbacks"):
+        value = training.get(key)
+        if value is not None and not isinstance(value, dict) and not (
+            key == "optimizer" and isinstance(value, str)
+        ):
+            add(f"training.{key}", f"Training setting '{key}' must be a JSON object "
+                f"(it is {value!r}).")  # fmt: skip
+    for key in ("inputs", "outputs"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, dict):
+            add(f"data.{key}", f"Data setting '{key}' must be a JSON object that maps each "
+                f"model {key[:-1]} to a field (it is {value!r}).")  # fmt: skip
+    t = training_settings(settings, graph, catalog)
 
     for key in ("epochs", "batch_size", "steps_per_execution"):
         value = t[key]
@@ -257,11 +321,6 @@ def check_settings(
     for output, metrics in t["metrics"].items():
         for i, metric in enumerate(metrics):
             where = f"training.metrics.{output}.{i}"
-            if isinstance(metric, str):  # a hand-written file: "AUC" for {"class": "AUC"}
-                metric = {"class": metric}
-            if not isinstance(metric, dict):
-                add(where, f"Output '{output}': metric {i + 1} must be a class name.")
-                continue
             name = metric.get("class", "")
             mspec = catalog.get("metrics", name)
             if mspec is None:
@@ -275,7 +334,17 @@ def check_settings(
             _check_params(add, f"training.callbacks.{name}", f"Callback {name}", cspec,
                           entry["params"])  # fmt: skip
 
-    _check_data(add, data_settings(settings, graph), graph)
+    d = data_settings(settings, graph)
+    validation = d.get("validation") or {}
+    no_validation = "source" not in validation and not validation.get("split")
+    for name, entry in t["callbacks"].items():
+        monitor = entry["params"].get("monitor", "val_loss" if name in (
+            "EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau") else None)  # fmt: skip
+        if entry["enabled"] and no_validation and str(monitor).startswith("val_"):
+            add(f"training.callbacks.{name}.params.monitor", f"Callback {name} watches "
+                f"'{monitor}', but there is no validation data: set a validation split or "
+                "watch a training metric.", severity=WARNING)  # fmt: skip
+    _check_data(add, d, graph)
     return out
 
 
@@ -328,6 +397,11 @@ def _check_source(add, where: str, source: Any) -> None:
             + ", ".join(KERAS_DATASETS) + ".")  # fmt: skip
     elif kind in ("csv", "npz", "image_folder", "text_folder") and not source.get("path"):
         add(f"{where}.path", f"The {kind.replace('_', ' ')} source needs a path.")
+    if kind == "csv" and source.get("delimiter") not in (None, "", "\\t", "tab", "\t") and (
+        not isinstance(source.get("delimiter"), str) or len(source["delimiter"]) != 1
+    ):
+        add(f"{where}.delimiter", "The CSV delimiter must be one character (or \\t for a tab); "
+            f"it is {source.get('delimiter')!r}.")  # fmt: skip
     elif kind == "npy" and not source.get("paths"):
         add(f"{where}.paths", "The npy source needs a file for each field.")
 

@@ -24,7 +24,10 @@ def evaluate_model(
     """``(test metrics, per-output results)`` of ``model`` on ``prepared``'s test split."""
     x, y = prepared.test
     xs = x[inputs[0]] if len(inputs) == 1 else [x[n] for n in inputs]
-    ys = y[outputs[0]] if len(outputs) == 1 else [y[n] for n in outputs]
+    if isinstance(model.output, dict):  # named outputs: matched by name, not position
+        ys = {n: y[n] for n in outputs}
+    else:
+        ys = y[outputs[0]] if len(outputs) == 1 else [y[n] for n in outputs]
     metrics = model.evaluate(xs, ys, batch_size=batch_size, verbose=0, return_dict=True)
     test = {k: float(v) for k, v in metrics.items()}
     predictions = model.predict(xs, batch_size=batch_size, verbose=0)

@@ -35,17 +35,15 @@ def main(job: dict, events, stop, pause) -> None:
     try:
         emit({"type": "status", "text": "Starting TensorFlow…"})
         from studio.engine import training
-        from studio.engine.weights import read_weights
 
         if job["kind"] == "train":
-            weights = read_weights(job["weights"]) if job.get("weights") else None
             trainer = training.Trainer(
                 job["project"],
                 job.get("project_dir"),
                 job["run_dir"],
                 emit,
                 overrides=job.get("overrides"),
-                weights=weights,
+                weights=job.get("weights"),
                 stop=stop,
                 pause=pause,
             )

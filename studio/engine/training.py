@@ -57,6 +57,10 @@ class TrainingError(Exception):
         return self.message
 
 
+class StoppedBeforeTraining(Exception):
+    """Stop was pressed before the first batch (while loading data or compiling)."""
+
+
 # ===================================================================== compile arguments
 def _make(group: str, module, entry: dict, where: str, extra: dict | None = None):
     name = entry.get("class", "")
@@ -87,9 +91,9 @@ def make_optimizer(optimizer: dict, mixed_precision: bool = False):
     return _make("optimizer", keras.optimizers, optimizer, "training.optimizer", extra)
 
 
-def compile_arguments(training: dict, outputs: list[str]) -> dict[str, Any]:
-    """``model.compile`` keyword arguments (losses, weights and metrics as lists in the order of
-    the model's outputs)."""
+def compile_arguments(training: dict, outputs: list[str], named: bool = False) -> dict[str, Any]:
+    """``model.compile`` keyword arguments: losses, weights and metrics as lists in the order of
+    the model's outputs, or, for a model whose outputs are a dict (``named``), by name."""
     losses, weights, metrics = [], [], []
     for name in outputs:
         loss = training["losses"][name]
@@ -101,7 +105,9 @@ def compile_arguments(training: dict, outputs: list[str]) -> dict[str, Any]:
                 for i, m in enumerate(training["metrics"].get(name, []))
             ]
         )
-    single = len(outputs) == 1
+    single = len(outputs) == 1 and not named
+    if named:
+        losses, weights, metrics = (dict(zip(outputs, x)) for x in (losses, weights, metrics))
     return {
         "optimizer": make_optimizer(training["optimizer"]),
         "loss": losses[0] if single else losses,
@@ -117,8 +123,10 @@ def expected_logs(arguments: dict, outputs: list[str], validation: bool) -> list
     ``val_`` ones), so a dashboard can lay out its plots before the first batch."""
     keys = ["loss"]
     metrics = arguments["metrics"]
+    if isinstance(metrics, dict):
+        metrics = [metrics[o] for o in outputs]
     if len(outputs) == 1:
-        keys += [m.name for m in metrics]
+        keys += [m.name for m in (metrics[0] if isinstance(metrics[0], list) else metrics)]
     else:
         keys += [f"{o}_loss" for o in outputs]
         keys += [f"{o}_{m.name}" for o, ms in zip(outputs, metrics) for m in ms]
@@ -174,10 +182,12 @@ class Bridge(keras.callbacks.Callback):
         self._t_batch = 0.0
         self._t_epoch = 0.0
         self._samples_per_batch = 1
+        self._steps = 0
         self._rate = 0.0
 
-    def set_batch_size(self, batch_size: int) -> None:
+    def set_batch_size(self, batch_size: int, steps: int = 0) -> None:
         self._samples_per_batch = batch_size
+        self._steps = steps
 
     def _lr(self) -> float | None:
         try:
@@ -192,6 +202,8 @@ class Bridge(keras.callbacks.Callback):
         self._t_epoch = self._t_batch = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None):
+        if self._steps:  # with steps_per_execution, Keras names the last step it ran
+            batch = min(int(batch), self._steps - 1)
         now = time.perf_counter()
         spe = max(1, getattr(self.model, "steps_per_execution", 1) or 1)
         dt = now - self._t_batch
@@ -307,9 +319,13 @@ def history_csv(epochs: list[dict]) -> str:
     return buf.getvalue()
 
 
+def _now() -> str:
+    return _dt.datetime.now().isoformat(timespec="seconds")
+
+
 def best_of(epochs: list[dict]) -> dict[str, float]:
     """The best value of every logged metric over the full (not stopped-early) epochs."""
-    full = [e for e in epochs if not e.get("partial")] or epochs
+    full = [e for e in epochs if not e.get("partial")]
     keys = sorted({k for e in full for k in e} - {"epoch", "partial"})
     return best_metrics({k: [e.get(k, math.nan) for e in full] for k in keys})
 
@@ -326,7 +342,8 @@ class Trainer:
             BackupAndRestore backup resumes that run.
         emit: called with every event (see ``docs/training.md``).
         overrides: ``epochs``, ``batch_size`` (from the command line).
-        weights: ``{layer: arrays}`` to start from (the project's weights), or None.
+        weights: ``{layer: arrays}`` or the path of a weights file to start from (the
+            project's weights), or None.
     """
 
     def __init__(
@@ -366,7 +383,7 @@ class Trainer:
         """Train; returns the ``finished`` event. Raises nothing: a failure is reported as an
         ``error`` event, saved in ``run.json`` and returned."""
         policy = keras.config.dtype_policy()
-        started = _dt.datetime.now().isoformat(timespec="seconds")
+        started = _now()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.run_info = {
             "status": "running",
@@ -402,24 +419,55 @@ class Trainer:
                 gpu = bool(tf.config.list_physical_devices("GPU"))
                 keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")
             return self._train(training, data)
+        except StoppedBeforeTraining:
+            return self._stopped_early()
         except Exception as exc:
             return self._fail(exc)
+        except BaseException as exc:  # Ctrl+C twice, SystemExit: record it, then go on out
+            self._fail(exc, status="stopped" if isinstance(exc, KeyboardInterrupt) else "failed")
+            raise
         finally:
             keras.config.set_dtype_policy(policy)
+
+    def _stopped_early(self) -> dict[str, Any]:
+        self.run_info.update(status="stopped", ended=_now(), epochs_done=0)
+        write_json(self.run_dir / "run.json", self.run_info)
+        event = {
+            "type": "finished",
+            "status": "stopped",
+            "run_dir": str(self.run_dir),
+            "history": [],
+            "final": {},
+            "best": {},
+            "test": None,
+            "seconds": 0.0,
+        }
+        self.emit(event)
+        return event
 
     def _train(self, training: dict, data: dict) -> dict[str, Any]:
         from studio.engine.build import build_model
         from studio.engine.data import prepare
-        from studio.engine.weights import apply_weights, layer_weights, save_weights
+        from studio.engine.weights import apply_weights, layer_weights, read_weights, save_weights
 
         graph = self.project.graph
         self.emit({"type": "status", "text": "Building the model…"})
         self.model = model = build_model(graph, load_catalog())
-        if self.initial_weights:
-            apply_weights(model, self.initial_weights)
+        weights = self.initial_weights
+        if isinstance(weights, (str, Path)):
+            try:
+                weights = read_weights(weights)
+            except (OSError, KeyError, ValueError) as exc:
+                raise TrainingError(
+                    f"The project's weights file {Path(weights).name} cannot be read ({exc}). "
+                    "Load another run's weights, or clear them to start from fresh weights.",
+                    "weights",
+                ) from exc
+        if weights:
+            apply_weights(model, weights)
         ins, outs = input_names(graph), output_names(graph)
-        in_shapes = {n: tuple(t.shape) for n, t in zip(ins, _flat(model.inputs))}
-        out_shapes = {n: tuple(t.shape) for n, t in zip(outs, _flat(model.outputs))}
+        in_shapes, out_shapes, named = model_io(model, ins, outs)
+        self._check_stop()
 
         self.emit({"type": "status", "text": "Loading the data…"})
         self.prepared = prepared = prepare(
@@ -427,8 +475,9 @@ class Trainer:
             in_shapes,
             out_shapes,
             self.project_dir,
-            progress=lambda f, text: self.emit({"type": "status", "text": text, "fraction": f}),
+            progress=self._progress,
         )
+        self._check_stop()
         batch_size = int(training["batch_size"])
         seed = data.get("seed")
         train_ds = prepared.dataset(
@@ -439,24 +488,26 @@ class Trainer:
             cache=bool(data.get("cache", True)),
             prefetch=bool(data.get("prefetch", True)),
         )
-        train_ds = self._as_model_structure(train_ds, ins, outs)
+        train_ds = self._as_model_structure(train_ds, ins, outs, named)
         val_ds = None
         if prepared.validation is not None:
             val_ds = self._as_model_structure(
                 prepared.dataset("validation", batch_size, cache=bool(data.get("cache", True))),
                 ins,
                 outs,
+                named,
             )
 
         self.emit({"type": "status", "text": "Compiling…"})
-        arguments = compile_arguments(training, outs)
+        arguments = compile_arguments(training, outs, named)
         model.compile(**arguments)
+        self._check_stop()
 
         callbacks = self._callbacks(training)
         epochs = int(training["epochs"])
         samples = prepared.samples("train")
         steps = math.ceil(samples / batch_size)
-        self.bridge.set_batch_size(batch_size)
+        self.bridge.set_batch_size(batch_size, steps)
         self.emit(
             {
                 "type": "start",
@@ -475,6 +526,7 @@ class Trainer:
         with warnings.catch_warnings():
             # A stopped, partial epoch has no val_loss for ModelCheckpoint: nothing to say.
             warnings.filterwarnings("ignore", message="Can save best model only")
+            warnings.filterwarnings("ignore", message=".*conditioned on metric")
             model.fit(
                 train_ds,
                 validation_data=val_ds,
@@ -491,7 +543,9 @@ class Trainer:
 
         status = "stopped" if bridge.stopped else "finished"
         self.emit({"type": "status", "text": "Saving the model…"})
-        model.save(self.run_dir / "final.keras")
+        tmp = self.run_dir / ".final.tmp.keras"  # atomic: a reader never sees half a model
+        model.save(tmp)
+        os.replace(tmp, self.run_dir / "final.keras")
         save_weights(layer_weights(model), self.run_dir / "weights.h5")
         if not (self.run_dir / "history.csv").exists() or not training["callbacks"]["CSVLogger"][
             "enabled"
@@ -512,7 +566,7 @@ class Trainer:
         final.pop("partial", None)
         self.run_info.update(
             status=status,
-            ended=_dt.datetime.now().isoformat(timespec="seconds"),
+            ended=_now(),
             epochs_done=sum(1 for e in bridge.epochs if not e.get("partial")),
             best=best_of(bridge.epochs),
             final=final,
@@ -534,13 +588,25 @@ class Trainer:
         self.emit(event)
         return event
 
-    def _as_model_structure(self, ds, ins: list[str], outs: list[str]):
+    def _progress(self, fraction: float, text: str) -> None:
+        self.emit({"type": "status", "text": text, "fraction": fraction})
+        self._check_stop()
+
+    def _check_stop(self) -> None:
+        """Stop pressed while loading data or compiling: end now, nothing trained."""
+        if self.stop.is_set():
+            raise StoppedBeforeTraining()
+
+    def _as_model_structure(self, ds, ins: list[str], outs: list[str], named: bool = False):
         """The dataset's (x dict, y dict) as the model's inputs and outputs expect them."""
         single_in, single_out = len(ins) == 1, len(outs) == 1
 
         def restructure(x, y):
             xs = x[ins[0]] if single_in else tuple(x[n] for n in ins)
-            ys = y[outs[0]] if single_out else tuple(y[n] for n in outs)
+            if named:
+                ys = {n: y[n] for n in outs}
+            else:
+                ys = y[outs[0]] if single_out else tuple(y[n] for n in outs)
             return xs, ys
 
         return ds.map(restructure)
@@ -562,12 +628,17 @@ class Trainer:
             "TensorBoard": {"log_dir": str(run / "logs")},
             "BackupAndRestore": {"backup_dir": str(run / "backup")},
         }
+        resuming = (
+            training["callbacks"]["BackupAndRestore"]["enabled"] and (run / "backup").is_dir()
+        )
         for name, entry in training["callbacks"].items():
             if not entry.get("enabled"):
                 continue
             cls = getattr(keras.callbacks, name)
             params = dict(entry.get("params") or {})
             params.update(files.get(name, {}))
+            if name == "CSVLogger":
+                params.setdefault("append", resuming)  # a resumed run keeps its first epochs
             if name == "BackupAndRestore":
                 # Keep the previous backup too: a run killed while writing one resumes from
                 # the one before instead of failing on a half-written file.
@@ -596,13 +667,15 @@ class Trainer:
         self.emit({"type": "status", "text": f"Resuming after epoch {len(epochs)}…"})
 
     # ------------------------------------------------------------------ failure
-    def _fail(self, exc: BaseException) -> dict[str, Any]:
+    def _fail(self, exc: BaseException, status: str = "failed") -> dict[str, Any]:
         message, where = describe_failure(exc)
+        if isinstance(exc, KeyboardInterrupt):
+            message, where = "Training was interrupted.", None
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         epochs = self.bridge.epochs if self.bridge else []
         self.run_info.update(
-            status="failed",
-            ended=_dt.datetime.now().isoformat(timespec="seconds"),
+            status=status,
+            ended=_now(),
             error=message,
             where=where,
             epochs_done=sum(1 for e in epochs if not e.get("partial")),
@@ -625,6 +698,20 @@ class Trainer:
         }
         self.emit(event)
         return event
+
+
+def model_io(model, ins: list[str], outs: list[str]) -> tuple[dict, dict, bool]:
+    """(input shapes, output shapes by name, whether the model's outputs are a dict).
+
+    A model with named outputs returns a dict, which Keras flattens in sorted key order, so
+    outputs are matched by name there, and by position (the graph's order) otherwise."""
+    in_shapes = {n: tuple(t.shape) for n, t in zip(ins, _flat(model.inputs))}
+    named = isinstance(model.output, dict)
+    if named:
+        out_shapes = {n: tuple(model.output[n].shape) for n in outs}
+    else:
+        out_shapes = {n: tuple(t.shape) for n, t in zip(outs, _flat(model.outputs))}
+    return in_shapes, out_shapes, named
 
 
 def _flat(tensors) -> list:
@@ -676,8 +763,7 @@ def evaluate_run(run_dir: str | Path, project_dir: str | Path | None, emit: Emit
         ins, outs = input_names(graph), output_names(graph)
         data = data_settings(project.settings, graph)
         training = training_settings(project.settings, graph)
-        in_shapes = {n: tuple(t.shape) for n, t in zip(ins, _flat(model.inputs))}
-        out_shapes = {n: tuple(t.shape) for n, t in zip(outs, _flat(model.outputs))}
+        in_shapes, out_shapes, _ = model_io(model, ins, outs)
         emit({"type": "status", "text": "Loading the data…"})
         prepared = prepare(data, in_shapes, out_shapes, Path(project_dir) if project_dir else None)
         if prepared.test is None:

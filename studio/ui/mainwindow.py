@@ -599,6 +599,7 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
+        self.training.controller.shutdown()  # stop cleanly: the run keeps what it learnt
         self.recovery.discard(self.document.path, self.session)
         LIVE_SESSIONS.discard(self.session)
         self.settings.setValue("window/geometry", self.saveGeometry())

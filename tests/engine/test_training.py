@@ -266,3 +266,52 @@ def test_backup_and_restore_resumes_an_interrupted_run_in_its_folder(tmp_path):
     assert [e["epoch"] for e in result["history"]] == [0, 1, 2, 3, 4]  # history kept
     history = json.loads((tmp_path / "run" / "history.json").read_text())["epochs"]
     assert len(history) == 5
+
+
+@pytest.mark.slow
+def test_named_outputs_are_matched_by_name_not_position(tmp_path):
+    """Keras orders a dict of outputs by key; targets, losses and metrics follow the names."""
+    g = Graph("named")
+    for node in [
+        Node("measurements", "InputLayer", {"shape": [4]}),
+        Node("hidden", "Dense", {"units": 8, "activation": "relu"}),
+        Node("species", "Dense", {"units": 3, "activation": "softmax"}),
+        Node("petal", "Dense", {"units": 1}),
+    ]:
+        g.add_node(node)
+    g.add_edge(Edge("measurements", 0, "hidden", "inputs"))
+    g.add_edge(Edge("hidden", 0, "species", "inputs"))
+    g.add_edge(Edge("hidden", 0, "petal", "inputs"))
+    # Graph order z_species, a_petal; Keras' (sorted) order a_petal, z_species.
+    g.set_outputs([Output("species", name="z_species"), Output("petal", name="a_petal")])
+    settings = {
+        "data": {
+            "source": {"kind": "bundled", "name": "iris"},
+            "inputs": {"measurements": {"field": "features", "normalize": True}},
+            "outputs": {
+                "z_species": {"field": "label", "encoding": "sparse"},
+                "a_petal": {"field": "label", "encoding": "raw"},
+            },
+        },
+        "training": {"epochs": 2},
+    }
+    project = project_to_dict(Project("named", g, settings))
+    result, events, _ = _train(project, tmp_path / "run")
+    assert result["type"] == "finished", result
+    assert {"z_species_accuracy", "a_petal_mae", "val_z_species_loss"} <= set(result["final"])
+    evaluation = next(e for e in events if e["type"] == "evaluation")["outputs"]
+    assert [(r["output"], r["task"]) for r in evaluation] == [
+        ("z_species", "classification"), ("a_petal", "regression")]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_stop_while_loading_data_ends_before_training(tmp_path):
+    def on_event(event, trainer):
+        if event["type"] == "status" and "data" in event["text"].lower():
+            trainer.stop.set()
+
+    result, events, _ = _train(_iris(epochs=5), tmp_path / "run", on_event)
+    assert result["type"] == "finished" and result["status"] == "stopped"
+    assert not any(e["type"] == "batch" for e in events)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["status"] == "stopped" and info["epochs_done"] == 0

@@ -286,8 +286,8 @@ def test_settings_with_the_wrong_structure_show_the_defaults_and_say_so(qtbot, m
     document.project.settings["data"] = {"inputs": ["image"]}
     panel = _show(qtbot, TrainingSettingsWidget(document))
     data = _show(qtbot, DataWidget(document))
-    assert "cannot be read" in panel.problems_label.text()
-    assert "cannot be read" in data.problems_label.text()
+    assert "'losses' must be a JSON object" in panel.problems_label.text()
+    assert "'inputs' must be a JSON object" in data.problems_label.text()
     assert panel.optimizer.combo.currentText() == "Adam"
     _type(qtbot, panel.field("training.epochs").spin, "4")  # an edit replaces them
     assert _training(document)["epochs"] == 4 and _training(document)["losses"]["dense"]

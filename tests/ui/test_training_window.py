@@ -189,3 +189,13 @@ def test_closing_during_training_asks_then_stops_cleanly(qtbot, make_window, mon
     assert not training.controller.is_busy()
     info = json.loads((training.controller.run_dir / "run.json").read_text())
     assert info["status"] == "stopped"
+
+
+def test_runs_of_a_bundled_example_never_go_into_studios_installation(qapp):
+    from studio.project import Project, load_project
+    from studio.ui.training.controller import runs_folder
+
+    folder = runs_folder(load_project(EXAMPLES / "iris_mlp.studio.json"))
+    assert folder.name == "iris_mlp.runs" and EXAMPLES not in folder.parents
+    unsaved = runs_folder(Project("my: model", __import__("studio.core.graph").core.graph.Graph()))
+    assert unsaved.name == "my_ model.runs"

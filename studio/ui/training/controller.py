@@ -15,6 +15,7 @@ with the curves so far, stays.
 from __future__ import annotations
 
 import collections
+import json
 import multiprocessing
 import queue
 import time
@@ -22,19 +23,33 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QStandardPaths, QThread, QTimer, Signal
 
-from studio.project import Project, project_to_dict
-from studio.project.runs import new_run_dir
+from studio.project import (
+    PROJECT_SUFFIX,
+    Project,
+    default_filename,
+    project_basename,
+    project_to_dict,
+)
+from studio.project.runs import new_run_dir, write_json_atomic
+from studio.resources import resource_path
 
 DRAIN_MS = 50
 
 
 def runs_folder(project: Project) -> Path:
     """Where a project's runs go: ``<name>.runs/`` beside its file, or, for a project never
-    saved, a folder in the user's application data."""
+    saved or a bundled example, a folder in the user's application data."""
+    base = Path(
+        QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home())
+    )
     if project.runs_dir is not None:
+        examples = Path(resource_path("examples")).resolve()
+        if project.path is not None and project.path.resolve().parent == examples:
+            # A bundled example opened in place: runs go to the user's folder, never into
+            # Studio's own installation.
+            return base / "examples" / f"{project_basename(project.path)}.runs"
         return project.runs_dir
-    base = QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home())
-    return Path(base) / "unsaved" / f"{project.name}.runs"
+    return base / "unsaved" / f"{default_filename(project.name)[: -len(PROJECT_SUFFIX)]}.runs"
 
 
 class _Supervisor(QThread):
@@ -48,6 +63,13 @@ class _Supervisor(QThread):
         self.pause = pause
         self.context = context
         self.exitcode: int | None = None
+        self.process = None
+
+    def kill(self) -> None:
+        """End the process now (it did not stop in time); the thread then reports it."""
+        process = self.process
+        if process is not None and process.is_alive():
+            process.terminate()
 
     def run(self) -> None:
         from studio.engine import trainer_process
@@ -59,7 +81,20 @@ class _Supervisor(QThread):
             name="studio-trainer",
             daemon=True,
         )
-        process.start()
+        try:
+            process.start()
+        except Exception as exc:  # no process: say so rather than going quietly idle
+            self.sink.append(
+                {
+                    "type": "error",
+                    "message": f"The training process could not start: {exc}",
+                    "where": None,
+                    "detail": "",
+                }
+            )
+            _mark_run(self.job.get("run_dir"), "failed", "The training process could not start.")
+            return
+        self.process = process
         ended = False
         while not ended:
             try:
@@ -79,7 +114,9 @@ class _Supervisor(QThread):
                     pass
                 if not ended:
                     process.join(1)
-                    self.sink.append(_died(process.exitcode))
+                    died = _died(process.exitcode)
+                    self.sink.append(died)
+                    _mark_run(self.job.get("run_dir"), "failed", died["message"])
                 break
             if event.get("type") == "exit":
                 ended = True
@@ -90,6 +127,24 @@ class _Supervisor(QThread):
             process.terminate()
             process.join(5)
         self.exitcode = process.exitcode
+
+
+def _mark_run(run_dir: str | None, status: str, error: str) -> None:
+    """Record in ``run.json`` how a run ended when its process could not say it itself."""
+    if not run_dir:
+        return
+    path = Path(run_dir) / "run.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {"started": None}
+    if info.get("status") not in (None, "running"):
+        return
+    info.update(status=status, error=error, ended=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    try:
+        write_json_atomic(path, info)
+    except OSError:
+        pass
 
 
 def _died(code: int | None) -> dict:
@@ -203,7 +258,7 @@ class TrainingController(QObject):
         if self._pause is not None and self.is_busy():
             self._pause.clear()
 
-    def shutdown(self, timeout: float = 15.0) -> bool:
+    def shutdown(self, timeout: float = 8.0) -> bool:
         """Stop and wait for the process to end (closing the window); True when it ended."""
         if not self.is_busy():
             return True
@@ -213,6 +268,9 @@ class TrainingController(QObject):
         deadline = time.monotonic() + timeout
         while thread.isRunning() and time.monotonic() < deadline:
             thread.wait(50)
+        if thread.isRunning():  # stuck (a long data load or compile): end the process
+            thread.kill()
+            thread.wait(10_000)
         self._drain()
         return not thread.isRunning()
 

@@ -220,7 +220,9 @@ def read_csv_header(path: Path, delimiter: str | None = None) -> list[str]:
         first = f.readline()
     if not first.strip():
         return []
-    if not delimiter:
+    if delimiter in ("\\t", "tab", "TAB"):  # what people type for a tab
+        delimiter = "\t"
+    if not delimiter or len(delimiter) != 1:  # a wrong delimiter is reported by the checks
         try:
             delimiter = csv.Sniffer().sniff(first, delimiters=",;\t|").delimiter
         except csv.Error:

@@ -175,7 +175,12 @@ class TrainingWorkbench(QObject):
                 self.window.problems_dock,
             )
             return False
-        problems = check_settings(doc.project.settings, doc.graph)
+        try:
+            problems = check_settings(doc.project.settings, doc.graph)
+        except Exception as exc:  # a settings shape nobody foresaw: say so, never a traceback
+            self._refuse(f"The project's training settings cannot be read: {exc}", [],
+                         self.settings_dock)  # fmt: skip
+            return False
         no_data = [d for d in problems if d.code == "no-data"]
         if no_data:
             self._refuse(no_data[0].message, [], self.data_dock)
@@ -321,8 +326,9 @@ class TrainingWorkbench(QObject):
         key = next((k for k in ("val_accuracy", "val_loss", "accuracy", "loss") if k in best), None)
         figure = f" Best {key}: {best[key]:.4g}." if key else ""
         word = "stopped" if event.get("status") == "stopped" else "finished"
-        self.message.emit(f"Training {word} after {len(event.get('history') or [])} epochs."
-                          + figure)  # fmt: skip
+        full = [e for e in event.get("history") or [] if not e.get("partial")]
+        self.message.emit(f"Training {word} after {len(full)} epoch"
+                          f"{'' if len(full) == 1 else 's'}." + figure)  # fmt: skip
         self._refresh_runs()
         if event.get("run_dir"):
             self.runs.select_runs([event["run_dir"]])  # its curves in the comparison plot
@@ -337,7 +343,8 @@ class TrainingWorkbench(QObject):
 
     # ------------------------------------------------------------------ closing
     def confirm_close(self) -> bool:
-        """Ask before closing while training; stop it cleanly on Yes. False: keep the window."""
+        """Ask before closing while training (the caller stops it with ``controller.shutdown()``
+        once unsaved changes are dealt with). False: keep the window."""
         if not self.controller.is_busy():
             return True
         answer = QMessageBox.question(
@@ -348,10 +355,7 @@ class TrainingWorkbench(QObject):
             QMessageBox.Yes | QMessageBox.No,
             QMessageBox.No,
         )
-        if answer != QMessageBox.Yes:
-            return False
-        self.controller.shutdown()
-        return True
+        return answer == QMessageBox.Yes
 
     def run_info(self, run_dir: Path):
         return read_run(run_dir)
