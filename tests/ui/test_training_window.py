@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from studio.core.commands import SetParam
+from studio.core.graph import Graph
 from studio.ui.document import Document
 from studio.ui.mainwindow import MainWindow
 from studio.ui.recovery import RecoveryStore
@@ -197,5 +198,5 @@ def test_runs_of_a_bundled_example_never_go_into_studios_installation(qapp):
 
     folder = runs_folder(load_project(EXAMPLES / "iris_mlp.studio.json"))
     assert folder.name == "iris_mlp.runs" and EXAMPLES not in folder.parents
-    unsaved = runs_folder(Project("my: model", __import__("studio.core.graph").core.graph.Graph()))
+    unsaved = runs_folder(Project("my: model", Graph()))
     assert unsaved.name == "my_ model.runs"
