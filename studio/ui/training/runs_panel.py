@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QSplitter,
-    QToolButton,
+    QToolBar,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -152,16 +152,15 @@ class RunsWidget(QWidget):
             self.refresh_action,
         ]
 
-        bar = QHBoxLayout()
-        bar.setSpacing(4)
+        # A tool bar, not a row of buttons: in a narrow dock the actions that do not fit go
+        # into its » menu instead of forcing the dock (and the palette beside it) wide.
+        bar = QToolBar()
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setIconSize(QSize(12, 12))
         for action in self.actions_in_order:
-            button = QToolButton()
-            button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            bar.addWidget(button)
-            if action is self.delete_action:
-                bar.addStretch(1)
-        outer.addLayout(bar)
+            bar.addAction(action)
+        outer.addWidget(bar)
+        self.toolbar = bar
 
         self.info_label = QLabel()
         self.info_label.setObjectName("runsInfo")
@@ -193,6 +192,8 @@ class RunsWidget(QWidget):
         row.addWidget(self.metric_combo)
         self.compare_hint = QLabel("Select several runs (Ctrl/Shift+click) to overlay them.")
         self.compare_hint.setEnabled(False)
+        self.compare_hint.setWordWrap(True)
+        self.compare_hint.setMinimumWidth(40)
         row.addWidget(self.compare_hint)
         row.addStretch(1)
         box.addLayout(row)
