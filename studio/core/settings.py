@@ -233,6 +233,38 @@ def data_settings(settings: dict[str, Any], graph: Graph) -> dict[str, Any]:
     return out
 
 
+def rebase_paths(settings: dict[str, Any], old_dir: str, new_dir: str) -> bool:
+    """Keep relative data paths pointing at the same files when the project file moves from
+    ``old_dir`` to ``new_dir`` (Save As into another folder). Returns True when one changed."""
+    import os
+    import posixpath
+
+    changed = False
+
+    def rebase(path: Any) -> Any:
+        nonlocal changed
+        if not isinstance(path, str) or not path or os.path.isabs(path):
+            return path
+        target = os.path.normpath(os.path.join(old_dir, path))
+        try:
+            new = os.path.relpath(target, new_dir)
+        except ValueError:  # another drive: keep it absolute
+            new = target
+        new = new.replace(os.sep, posixpath.sep)
+        changed = changed or new != path
+        return new
+
+    data = _obj(settings.get("data"))
+    sources = [_obj(data.get("source"))]
+    sources += [_obj(_obj(data.get(k)).get("source")) for k in ("validation", "test")]
+    for source in sources:
+        if "path" in source:
+            source["path"] = rebase(source["path"])
+        if isinstance(source.get("paths"), dict):
+            source["paths"] = {k: rebase(v) for k, v in source["paths"].items()}
+    return changed
+
+
 def rename_in_settings(settings: dict[str, Any], old: str, new: str) -> bool:
     """Follow a node's rename in the settings keyed by input and output names (data mapping,
     losses, metrics). Returns True when something was renamed."""

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from studio.catalog import Catalog, load_catalog
 from studio.core.commands import Command, SetAttribute, SetSetting, UndoStack
 from studio.core.graph import Graph, GraphError, GraphEvent
-from studio.core.settings import rename_in_settings
+from studio.core.settings import rebase_paths, rename_in_settings
 from studio.core.validation import Diagnostic, validate
 from studio.project import Project, load_project, project_basename, save_project
 
@@ -109,6 +109,14 @@ class Document(QObject):
             raise ValueError("The project has no file yet; choose one with Save As.")
         if target != self.path:
             self.project.name = project_basename(target)
+            if self.path is not None and target.parent.resolve() != self.path.parent.resolve():
+                # Relative data and weights paths keep pointing at the same files.
+                old_dir, new_dir = str(self.path.parent), str(target.parent)
+                if rebase_paths(self.project.settings, old_dir, new_dir):
+                    self.settingsChanged.emit("data")
+                holder = {"data": {"source": {"path": self.project.weights}}}
+                if self.project.weights and rebase_paths(holder, old_dir, new_dir):
+                    self.project.weights = holder["data"]["source"]["path"]
         saved = save_project(self.project, target)
         self.stack.set_clean()
         self.pathChanged.emit(saved)

@@ -271,3 +271,19 @@ def test_renaming_inside_a_nested_model_keeps_the_node_selected(make_window, pro
     w.document.undo()
     assert w.scene.selected_names() == ["conv2d"] and w.inspector.node_name == "conv2d"
     assert "c1" not in w.document.graph.node("block").subgraph
+
+
+def test_save_as_into_another_folder_keeps_data_and_weights_paths(tmp_path):
+    source = tmp_path / "work" / "iris.studio.json"
+    source.parent.mkdir()
+    shutil.copy(ROOT / "resources" / "examples" / "iris_mlp.studio.json", source)
+    doc = Document.open(source)
+    doc.project.settings["data"]["source"] = {"kind": "csv", "path": "data/iris.csv",
+                                              "target": "species"}  # fmt: skip
+    doc.project.weights = "iris.runs/1/weights.h5"
+    target = tmp_path / "elsewhere" / "deeper" / "iris.studio.json"
+    target.parent.mkdir(parents=True)
+    doc.save(target)
+    saved = load_project(target)
+    assert saved.settings["data"]["source"]["path"] == "../../work/data/iris.csv"
+    assert saved.weights_path.resolve() == (tmp_path / "work/iris.runs/1/weights.h5").resolve()

@@ -810,3 +810,20 @@ def test_renaming_an_output_keeps_its_loss_and_data_mapping():
     assert settings["training"]["losses"] == {"species": {"class": "Huber"}}
     assert settings["data"]["outputs"] == {"species": {"field": "label"}}
     assert not rename_in_settings(settings, "nothing", "else")
+
+
+def test_save_as_elsewhere_keeps_relative_data_paths_pointing_at_the_same_files(tmp_path):
+    from studio.core.settings import rebase_paths
+
+    settings = {
+        "data": {
+            "source": {"kind": "csv", "path": "data/iris.csv"},
+            "validation": {"source": {"kind": "npy", "paths": {"x": "x.npy", "y": "/abs/y.npy"}}},
+        }
+    }
+    old, new = tmp_path / "a", tmp_path / "a" / "b" / "c"
+    assert rebase_paths(settings, str(old), str(new))
+    assert settings["data"]["source"]["path"] == "../../data/iris.csv"
+    assert settings["data"]["validation"]["source"]["paths"] == {"x": "../../x.npy",
+                                                                 "y": "/abs/y.npy"}  # fmt: skip
+    assert not rebase_paths(settings, str(new), str(new))
