@@ -1855,15 +1855,17 @@ def preview(
     outputs: dict[str, tuple],
     base_dir: Path | None = None,
     rows: int = 8,
+    progress: Progress | None = None,
 ) -> dict:
     """What the data panel shows, as plain picklable data (see the module docs).
+    ``progress(fraction, text)`` hears about downloads and long loads.
 
     Raises :class:`DataError` only when the source itself cannot be loaded; problems with
     splits, mappings and shapes are reported in ``"checks"`` and ``"error"``.
     """
     if not isinstance(data, dict):
         raise DataError("The project has no data settings.", where="data")
-    source = _load(data.get("source"), base_dir, _no_progress, "data.source")
+    source = _load(data.get("source"), base_dir, progress or _no_progress, "data.source")
     n = len(source)
     kinds = {name: _field_kind(name, a, source.classes) for name, a in source.fields.items()}
     mapped_in = [
@@ -1949,7 +1951,7 @@ def preview(
     ]
     result["checks"] = checks
     try:
-        splits = _split(data, base_dir, _no_progress, source)
+        splits = _split(data, base_dir, progress or _no_progress, source)
     except DataError as exc:
         result["error"] = exc.message
         for check in checks:

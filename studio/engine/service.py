@@ -12,7 +12,8 @@ Messages (tuples, pickled by ``multiprocessing``):
   ``"import"``, ``"shapes-of"``, ``"clear-cache"``, ``"data-preview"``),
   ``("quit",)``;
 * from the engine: ``("loaded", versions, seconds)``, ``("load_failed", message)``,
-  ``("shapes", generation, ShapeResult)``, ``("job", job_id, result, error)``.
+  ``("shapes", generation, ShapeResult)``, ``("job", job_id, result, error)``,
+  ``("progress", job_id, fraction, text)`` (a download or a long load in a job).
 
 Shape requests are coalesced: when several wait, only the newest is answered.
 """
@@ -35,12 +36,12 @@ def _job(kind: str, args: tuple) -> Any:
     raise ValueError(f"Unknown engine job {kind!r}.")
 
 
-def _preview(inference, data: dict, graph, base_dir) -> dict:
+def _preview(inference, data: dict, graph, base_dir, progress=None) -> dict:
     from studio.engine.data import preview
     from studio.engine.shapes import io_shapes
 
     inputs, outputs = io_shapes(graph, inference.infer(graph))
-    return preview(data, inputs, outputs, base_dir)
+    return preview(data, inputs, outputs, base_dir, progress=progress)
 
 
 def serve(conn) -> None:
@@ -76,7 +77,11 @@ def serve(conn) -> None:
                         inference.clear()
                         result, error = None, ""
                     elif kind == "data-preview":  # (data settings, graph, project folder)
-                        result, error = _preview(inference, *args), ""
+
+                        def progress(fraction, text, job_id=job_id):
+                            conn.send(("progress", job_id, float(fraction), str(text)))
+
+                        result, error = _preview(inference, *args, progress=progress), ""
                     else:
                         result, error = _job(kind, args), ""
                 except Exception as exc:

@@ -562,8 +562,9 @@ class Trainer:
             write_json(self.run_dir / "evaluation.json", {"outputs": evaluation, "test": test})
             self.emit({"type": "evaluation", "outputs": evaluation, "test": test})
 
-        final = {k: v for k, v in (bridge.epochs[-1] if bridge.epochs else {}).items()}
-        final.pop("partial", None)
+        # The last full epoch: a stopped epoch's figures cover part of the data only.
+        full = [e for e in bridge.epochs if not e.get("partial")]
+        final = dict(full[-1]) if full else {}
         self.run_info.update(
             status=status,
             ended=_now(),

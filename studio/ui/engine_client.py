@@ -26,6 +26,7 @@ class EngineClient(QObject):
     loadFailed = Signal(str)
     shapesReady = Signal(int, object)  # generation, ShapeResult
     jobDone = Signal(int, object, str)  # job id, result, error ("" when it worked)
+    jobProgress = Signal(int, float, str)  # job id, fraction done, what (a download)
     _received = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -131,3 +132,5 @@ class EngineClient(QObject):
                 self.shapesReady.emit(generation, result)
         elif kind == "job":
             self.jobDone.emit(message[1], message[2], message[3])
+        elif kind == "progress":
+            self.jobProgress.emit(message[1], message[2], message[3])
