@@ -9,7 +9,8 @@ taking the user's unsaved work down with it. Inside the process, training runs i
 thread, which is where the dtype policy (mixed precision) is set.
 
 Protocol: ``main(job, events, stop, pause)``; ``events`` is a ``multiprocessing.Queue`` that
-receives the trainer's event dicts (``docs/training.md``), then ``{"type": "exit"}``;
+receives lists of the trainer's event dicts (``docs/training.md``; batch events are sent at
+most every 50 ms), the last one ending with ``{"type": "exit"}``;
 ``stop`` and ``pause`` are ``multiprocessing.Event`` s.
 
 Jobs: ``{"kind": "train", "project": dict, "project_dir": str | None, "run_dir": str,
@@ -20,12 +21,37 @@ Jobs: ``{"kind": "train", "project": dict, "project_dir": str | None, "run_dir":
 from __future__ import annotations
 
 import os
+import time
 import traceback
+
+
+class _Batched:
+    """Sends events in lists: batch events are held for up to ``interval`` seconds, any other
+    event goes out at once with what is held. Fewer, larger messages cost the training loop
+    (and the window's reader) much less than one pickled message per batch."""
+
+    def __init__(self, queue, interval: float = 0.05) -> None:
+        self.queue = queue
+        self.interval = interval
+        self.held: list[dict] = []
+        self.last = time.monotonic()
+
+    def __call__(self, event: dict) -> None:
+        self.held.append(event)
+        now = time.monotonic()
+        if event.get("type") != "batch" or now - self.last >= self.interval:
+            self.flush()
+            self.last = now
+
+    def flush(self) -> None:
+        if self.held:
+            self.queue.put(self.held)
+            self.held = []
 
 
 def main(job: dict, events, stop, pause) -> None:
     """The process target."""
-    emit = events.put
+    emit = _Batched(events)
     try:
         # A background job: the window (drawing the curves) goes first when both want the
         # CPU, so the editor stays smooth; training gets every cycle the window does not use.
@@ -63,5 +89,6 @@ def main(job: dict, events, stop, pause) -> None:
         )
     finally:
         emit({"type": "exit"})
+        emit.flush()
         events.close()
         events.join_thread()

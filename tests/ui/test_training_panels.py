@@ -431,7 +431,8 @@ def test_keras_datasets_use_their_own_test_set(qtbot, data_panel, document):
     assert data["source"] == {"kind": "keras", "name": "mnist"}
     assert data["test"] == {"builtin": True}
     assert data["inputs"]["image"] == {"field": "image", "scale": 1 / 255}
-    assert data_panel.builtin_test.isVisible() and not data_panel.test_spin.isEnabled()
+    assert data_panel.test_mode.currentText() == "Built-in test set"
+    assert not data_panel.test_spin.isVisible()
     _choose(qtbot, data_panel.keras_combo, "imdb: 50,000 movie reviews")
     assert data_panel.num_words.isVisible()
     data = _data(document)
@@ -439,11 +440,13 @@ def test_keras_datasets_use_their_own_test_set(qtbot, data_panel, document):
     assert data["inputs"]["image"] == {"field": "sequence", "pad": True}
     _type(qtbot, data_panel.num_words, "5000")
     assert _data(document)["source"]["num_words"] == 5000
-    _click(qtbot, data_panel.builtin_test)
+    _choose(qtbot, data_panel.test_mode, "Fraction of the training data")
     assert _data(document)["test"] == {"split": 0.1}
+    assert data_panel.test_spin.isVisible() and data_panel.test_spin.value() == 10
     # Back to a bundled dataset and to keras again: each kind remembers its source.
     _choose(qtbot, data_panel.kind_combo, "Bundled dataset")
     assert _data(document)["test"] == {"split": 0.1}
+    assert data_panel.test_mode.findText("Built-in test set") < 0  # only for keras.datasets
     _choose(qtbot, data_panel.kind_combo, "keras.datasets")
     assert _data(document)["source"] == {"kind": "keras", "name": "imdb", "num_words": 5000}
 
@@ -519,6 +522,172 @@ def test_the_preview_says_why_it_cannot_run(qtbot, data_panel, document):
     _choose(qtbot, data_panel.digits_size, "28 × 28 (upscaled, like MNIST)")
     qtbot.waitUntil(lambda: len(engine.jobs) == 2, timeout=2000)
     assert engine.jobs[1][1]["source"]["image_size"] == 28
+
+
+def test_validation_from_a_separate_source(qtbot, data_panel, document):
+    _choose(qtbot, data_panel.kind_combo, "Bundled dataset")
+    editor = data_panel.validation_source
+    assert _data(document)["validation"] == {"split": 0.2}
+    assert not editor.isVisible() and data_panel.validation_spin.isVisible()
+
+    _choose(qtbot, data_panel.validation_mode, "Separate source")
+    # It starts like the training source, in an editor of its own under the choice.
+    digits = {"kind": "bundled", "name": "digits", "image_size": 8}
+    assert _data(document)["validation"] == {"source": digits}
+    assert editor.isVisible() and not data_panel.validation_spin.isVisible()
+    assert editor.kind_combo.currentText() == "Bundled dataset"
+    _choose(qtbot, editor.bundled_combo, "iris: 150 flowers, 4 features")
+    data = _data(document)
+    assert data["validation"] == {"source": {"kind": "bundled", "name": "iris"}}
+    assert data["source"] == digits  # the training source and its mapping stay
+    assert data["inputs"]["image"] == {"field": "image", "scale": 1 / 16}
+    assert data_panel.bundled_combo.currentData() == "digits"
+    assert not editor.digits_size.isVisible()
+    assert data_panel.test_source.isHidden()
+    assert loads_project(dumps_project(document.project)).settings["data"] == data
+
+    # One undo step per change, and the panel follows.
+    document.undo()
+    assert _data(document)["validation"] == {"source": digits}
+    assert editor.bundled_combo.currentData() == "digits" and editor.digits_size.isVisible()
+    document.undo()
+    assert _data(document)["validation"] == {"split": 0.2}
+    assert editor.isHidden() and data_panel.validation_spin.isVisible()
+    assert data_panel.validation_mode.currentText() == "Fraction of the training data"
+    assert data_panel.validation_spin.value() == 20
+    document.redo()
+    document.redo()
+    assert _data(document)["validation"] == {"source": {"kind": "bundled", "name": "iris"}}
+    assert editor.isVisible() and editor.bundled_combo.currentData() == "iris"
+
+    # Its own kinds; a problem with it shows under it.
+    _choose(qtbot, editor.kind_combo, "CSV file")
+    assert _data(document)["validation"] == {"source": {"kind": "csv", "path": ""}}
+    assert "needs a path" in data_panel.error_text("data.validation.source.path")
+    assert editor.path_error.isVisible() and "needs a path" in editor.path_error.text()
+    assert not data_panel.path_error.isVisible() and not data_panel.validation_error.isVisible()
+    _choose(qtbot, editor.kind_combo, "Bundled dataset")  # it remembers its iris
+    assert _data(document)["validation"] == {"source": {"kind": "bundled", "name": "iris"}}
+    assert data_panel.error_text("data.validation.source.path") == ""
+    assert not editor.path_error.isVisible()
+
+    # Back to a fraction: the last one; and to the separate source again: the last one.
+    _choose(qtbot, data_panel.validation_mode, "Fraction of the training data")
+    assert _data(document)["validation"] == {"split": 0.2}
+    assert editor.isHidden()
+    _type(qtbot, data_panel.validation_spin, "30")
+    _choose(qtbot, data_panel.validation_mode, "Separate source")
+    assert _data(document)["validation"] == {"source": {"kind": "bundled", "name": "iris"}}
+    _choose(qtbot, data_panel.validation_mode, "Fraction of the training data")
+    assert _data(document)["validation"] == {"split": 0.3}
+
+
+def test_a_separate_test_csv_is_stored_relative_to_the_project(
+    qtbot, data_panel, document, tmp_path
+):
+    (tmp_path / "data").mkdir()
+    train = tmp_path / "data" / "train.csv"
+    train.write_text("a,b,species\n1,2,x\n3,4,y\n", encoding="utf-8")
+    held_out = tmp_path / "data" / "test.csv"
+    held_out.write_text("a;b;species\n5;6;x\n", encoding="utf-8")
+    document.project.path = tmp_path / "model.studio.json"
+    _choose(qtbot, data_panel.kind_combo, "CSV file")
+    data_panel.set_path(str(train))
+    _choose(qtbot, data_panel.target_combo, "species")
+    _type(qtbot, data_panel.test_spin, "15")
+
+    _choose(qtbot, data_panel.test_mode, "Separate source")
+    editor = data_panel.test_source
+    # Like the training CSV (its target column), without its file.
+    assert _data(document)["test"] == {"source": {"kind": "csv", "path": "", "target": "species"}}
+    assert editor.isVisible() and editor.path_edit.isVisible() and editor.browse_button.isVisible()
+    assert "needs a path" in editor.path_error.text() and editor.path_error.isVisible()
+    assert data_panel.error_text("data.source.path") == ""
+
+    _type(qtbot, editor.path_edit, str(held_out))  # an absolute path, typed
+    source = _data(document)["test"]["source"]
+    assert source == {"kind": "csv", "path": "data/test.csv", "target": "species"}
+    assert editor.path_edit.text() == "data/test.csv"
+    assert not editor.path_error.isVisible()
+    combo = editor.target_combo  # its own file's columns (another delimiter)
+    assert [combo.itemText(i) for i in range(combo.count())] == ["a", "b", "species"]
+    assert _data(document)["source"]["path"] == "data/train.csv"
+    assert data_panel.path_edit.text() == "data/train.csv"
+    text = dumps_project(document.project)
+    assert loads_project(text).settings["data"]["test"] == {"source": source}
+
+    _choose(qtbot, data_panel.test_mode, "Fraction of the training data")
+    assert _data(document)["test"] == {"split": 0.15}  # the last fraction
+    document.undo()
+    assert _data(document)["test"] == {"source": source}
+    assert editor.isVisible() and editor.path_edit.text() == "data/test.csv"
+
+
+class _DownloadingEngine(QObject):
+    """A loaded engine that reports progress: the test emits its signals."""
+
+    jobDone = Signal(int, object, str)
+    jobProgress = Signal(int, float, str)
+    loaded = Signal(str, float)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_loaded = True
+        self.jobs: list[tuple] = []
+
+    def run(self, kind: str, *args) -> int:
+        self.jobs.append((kind, *args))
+        return 40 + len(self.jobs)
+
+
+def test_the_preview_shows_its_download_progress(qtbot, data_panel, document):
+    engine = _DownloadingEngine()
+    data_panel.set_engine(engine)
+    _choose(qtbot, data_panel.kind_combo, "keras.datasets")
+    bar = data_panel.progress_bar
+    assert bar.isHidden()
+    qtbot.mouseClick(data_panel.preview_button, Qt.MouseButton.LeftButton)
+    assert [job[0] for job in engine.jobs] == ["data-preview"]
+    job = 41
+
+    engine.jobProgress.emit(job, 0.25, "Downloading mnist.npz")
+    assert bar.isVisible()
+    assert bar.text() == "Downloading mnist.npz · 25%"
+    assert bar.value() == bar.maximum() // 4
+    engine.jobProgress.emit(7, 0.9, "Downloading imdb.npz")  # another job's: not the panel's
+    assert bar.text() == "Downloading mnist.npz · 25%"
+    engine.jobProgress.emit(job, 0.5, "Downloading mnist.npz")
+    assert bar.text() == "Downloading mnist.npz · 50%"
+
+    engine.jobDone.emit(7, {}, "")  # another job ends: the bar stays
+    assert bar.isVisible()
+    with qtbot.waitSignal(data_panel.previewReady, timeout=1000):
+        engine.jobDone.emit(job, {"error": "", "description": "mnist"}, "")
+    assert bar.isHidden()
+    engine.jobProgress.emit(job, 0.75, "Downloading mnist.npz")  # late: ignored
+    assert bar.isHidden()
+
+    # A failed preview hides it too.
+    qtbot.mouseClick(data_panel.preview_button, Qt.MouseButton.LeftButton)
+    engine.jobProgress.emit(42, 0.1, "Loading")
+    assert bar.isVisible()
+    engine.jobDone.emit(42, None, "OSError: no network")
+    assert bar.isHidden() and data_panel.preview_error.text() == "OSError: no network"
+
+
+def test_screenshot_of_a_separate_validation_source(qtbot, data_panel, document, tmp_path):
+    engine = _DownloadingEngine()
+    data_panel.set_engine(engine)
+    _choose(qtbot, data_panel.kind_combo, "keras.datasets")
+    _choose(qtbot, data_panel.validation_mode, "Separate source")
+    editor = data_panel.validation_source
+    _choose(qtbot, editor.kind_combo, "CSV file")
+    qtbot.mouseClick(data_panel.preview_button, Qt.MouseButton.LeftButton)
+    engine.jobProgress.emit(41, 0.4, "Downloading mnist.npz")
+    data_panel.resize(400, 1200)
+    qtbot.wait(50)
+    assert editor.path_error.isVisible() and data_panel.progress_bar.isVisible()
+    _screenshot(data_panel, "data_sep.png", tmp_path)
 
 
 def test_settings_from_a_file_that_the_data_panel_does_not_know(qtbot, make_document):

@@ -96,20 +96,24 @@ class _Supervisor(QThread):
             return
         self.process = process
         ended = False
+
+        def take(batch: list) -> bool:  # True once the process said goodbye
+            for event in batch:
+                if event.get("type") == "exit":
+                    return True
+                self.sink.append(event)
+            return False
+
         while not ended:
             try:
-                event = events.get(timeout=0.2)
+                batch = events.get(timeout=0.2)
             except queue.Empty:
                 if process.is_alive():
                     continue
                 # Dead without saying goodbye: read what is left, then report.
                 try:
-                    while True:
-                        event = events.get(timeout=0.5)
-                        if event.get("type") == "exit":
-                            ended = True
-                            break
-                        self.sink.append(event)
+                    while not ended:
+                        ended = take(events.get(timeout=0.5))
                 except queue.Empty:
                     pass
                 if not ended:
@@ -118,10 +122,7 @@ class _Supervisor(QThread):
                     self.sink.append(died)
                     _mark_run(self.job.get("run_dir"), "failed", died["message"])
                 break
-            if event.get("type") == "exit":
-                ended = True
-            else:
-                self.sink.append(event)
+            ended = take(batch)
         process.join(10)
         if process.is_alive():
             process.terminate()

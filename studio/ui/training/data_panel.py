@@ -7,13 +7,18 @@ change is one ``document.set_setting("data", ...)`` call: undoable, and merged w
 change of the same field. :func:`~studio.core.settings.check_settings`' verdict on the data
 settings shows in red under the field it names.
 
+The validation and test data are a fraction of the training data, a separate source (edited
+by a second :class:`SourceEditor`, the same editor as the training source's) or, for the test
+data of keras.datasets, the dataset's own test set.
+
 The preview runs in the engine process (``engine.run("data-preview", data, graph,
 project_folder)``, see :func:`studio.engine.data.preview`): when the Preview button is
 pressed and, 400 ms after the last change, whenever the settings or the model change while
 the panel is visible. Its answer shows as a summary line, the shape check of every model
 input and output, a grid of sample images with their labels, the class balance and the first
-rows. The panel imports neither TensorFlow nor the engine: without an engine (or before
-TensorFlow has loaded) it says so instead of previewing.
+rows; while the engine downloads or loads the data, its ``jobProgress`` shows as a bar. The
+panel imports neither TensorFlow nor the engine: without an engine (or before TensorFlow has
+loaded) it says so instead of previewing.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -122,6 +128,24 @@ KERAS_TEXT = {
     "reuters": "reuters: 11,228 newswires",
     "boston_housing": "boston_housing: 506 houses",
 }
+#: Where the validation or test data comes from (see :func:`part_mode`).
+PART_MODES = (
+    ("split", "Fraction of the training data"),
+    ("source", "Separate source"),
+    ("builtin", "Built-in test set"),
+)
+PART_MODE_TIPS = {
+    "split": "Hold out a part of the training data (after shuffling) as the {part} data.",
+    "source": "Read the {part} data from a separate source: a file, a folder or a dataset.",
+    "builtin": "keras.datasets come with a separate test set.",
+}
+#: The main source editor's widgets, which the panel also has under the same names.
+_EDITOR_WIDGETS = (
+    "kind_combo", "kind_error", "bundled_combo", "digits_size", "flatten", "path_edit",
+    "browse_button", "path_row", "path_error", "path_box", "target_combo", "features_list",
+    "features_edit", "delimiter_edit", "npy_table", "npy_add", "npy_remove", "npy_box",
+    "image_h", "image_w", "image_size_row", "color_combo", "keras_combo", "num_words",
+)  # fmt: skip
 #: The fields a source gives (docs/training.md), as (input fields, target fields), so the
 #: mapping can be filled in before the first preview.
 _IMAGE = (["image"], ["label"])
@@ -153,6 +177,20 @@ def known_fields(source: dict | None) -> tuple[list[str], list[str]]:
     if kind == "npy":
         return list((source.get("paths") or {}).keys()), []
     return [], []
+
+
+def part_mode(spec: Any) -> str:
+    """How a validation or test part is given: ``"source"`` (a separate source),
+    ``"builtin"`` (the dataset's own test set) or ``"split"`` (a fraction)."""
+    if isinstance(spec, dict) and "source" in spec:
+        return "source"
+    if isinstance(spec, dict) and spec.get("builtin"):
+        return "builtin"
+    return "split"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 def default_scale(source: dict | None, field: str) -> float | None:
@@ -577,90 +615,46 @@ def _set_spin(spin, value: Any) -> None:
     spin.blockSignals(False)
 
 
-# =========================================================================== the panel
-class DataWidget(QWidget):
-    """Edits ``settings["data"]`` of ``document`` and previews the data with ``engine`` (an
-    :class:`~studio.ui.engine_client.EngineClient`, or None).
+# =========================================================================== source editor
+class SourceEditor(QWidget):
+    """Edits one data source: its kind and that kind's fields (``docs/training.md``,
+    *Source kinds*).
 
-    Signals:
-        previewReady(object): a preview's result dict arrived (also when it reports an error;
-            an engine failure gives ``{"error": message}``).
-        settingsEdited(str): after the panel changed the settings (the undo text).
+    ``where`` names the source in the data settings: ``("source",)`` for the training data
+    (the panel's main editor), ``("validation", "source")`` or ``("test", "source")`` for a
+    separate validation or test source. Every edit is one :meth:`DataWidget.change` step;
+    the diagnostics under :attr:`key` (``data.source``, ``data.validation.source``) show
+    under its kind and its path.
     """
 
-    previewReady = Signal(object)
-    settingsEdited = Signal(str)
-
-    def __init__(self, document: Document, engine=None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, panel: DataWidget, where: tuple[str, ...] = ("source",),
+        parent: QWidget | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(parent)
-        self.document = document
-        self.engine = None
-        self.preview_result: dict | None = None
-        self.diagnostics: list[Diagnostic] = []
-        self._job: int | None = None
-        self._job_started = 0.0
-        self._want_preview = False  # run a preview once the engine has loaded
-        self._stale = False  # settings changed while the panel was hidden
+        self.panel = panel
+        self.where = where
+        self.main = where == ("source",)
+        self.part = "training" if self.main else where[0]
+        self.key = "data." + ".".join(where)
+        self._merge = ".".join(where)
         self._memory: dict[str, dict] = {}  # the last source of each kind, to switch back
-        self._open: dict[str, bool] = {}
-        self._sinks: dict[str, Callable[[str | None], None]] = {}
-        self._shown: dict[str, str] = {}
-        self._read_error: str | None = None
         self._header: list[str] = []
         self._header_path: str | None = None
-        self.setMinimumWidth(280)
-        self._undo_passthrough = _UndoPassThrough(self)
-        QApplication.instance().focusChanged.connect(self._undo_passthrough.watch)
-
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.page = QWidget()
-        page = QVBoxLayout(self.page)
-        page.setContentsMargins(8, 8, 8, 8)
-        page.setSpacing(6)
-        self.problems_label = error_label(self.page)
-        page.addWidget(self.problems_label)
-        self._build_source(page)
-        self._build_splits(page)
-        self._build_mapping(page)
-        self._build_preview(page)
-        page.addStretch(1)
-        self.scroll.setWidget(self.page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
-
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
-        self._preview_timer.timeout.connect(lambda: self.preview(auto=True))
-        self._graph_timer = QTimer(self)
-        self._graph_timer.setSingleShot(True)
-        self._graph_timer.setInterval(0)
-        self._graph_timer.timeout.connect(self._on_graph_settled)
-        document.settingsChanged.connect(self._on_settings_changed)
-        document.graphChanged.connect(self._on_graph_changed)
-        document.pathChanged.connect(lambda _p: self._read_header(force=True))
-        self.set_engine(engine)
-        self.refresh()
-        if self.settings()["source"]:
-            self._stale = True  # preview when first shown
-
-    # ------------------------------------------------------------------ building
-    def _build_source(self, page: QVBoxLayout) -> None:
-        section = Section("Source", self.page)
-        self.source_section = section
+        layout.setSpacing(4)
         form = make_form()
-        section.body_layout.addLayout(form)
+        layout.addLayout(form)
+        self.form = form
         self.kind_combo = _Combo()
-        self.kind_combo.addItem("Choose a source…", None)
+        if self.main:
+            self.kind_combo.addItem("Choose a source…", None)
         for kind, text in KINDS:
             self.kind_combo.addItem(text, kind)
             self.kind_combo.setItemData(self.kind_combo.count() - 1, KIND_TIPS[kind],
                                         Qt.ItemDataRole.ToolTipRole)  # fmt: skip
-        self.kind_combo.setToolTip("Where the training data comes from.")
+        self.kind_combo.setToolTip(f"Where the {self.part} data comes from.")
         self.kind_combo.activated.connect(lambda _i: self.set_kind(self.kind_combo.currentData()))
         self.kind_error = error_label()
         kind_box = QWidget()
@@ -670,7 +664,6 @@ class DataWidget(QWidget):
         v.addWidget(self.kind_combo)
         v.addWidget(self.kind_error)
         form.addRow("Kind", kind_box)
-        self.source_form = form
 
         # bundled
         self.bundled_combo = _Combo()
@@ -791,7 +784,7 @@ class DataWidget(QWidget):
             lambda: self.set_source_key("num_words", self.num_words.value(), "Set num_words")
         )
 
-        self._source_rows: dict[str, tuple[QLabel, QWidget]] = {}
+        self.rows: dict[str, tuple[QLabel, QWidget]] = {}
         for key, label, widget in (
             ("bundled", "Dataset", self.bundled_combo),
             ("digits_size", "Image size", self.digits_size),
@@ -809,10 +802,424 @@ class DataWidget(QWidget):
         ):
             lab = QLabel(label)
             form.addRow(lab, widget)
-            self._source_rows[key] = (lab, widget)
-        self.source_note = muted(QLabel())
-        self.source_note.setWordWrap(True)
-        section.body_layout.addWidget(self.source_note)
+            self.rows[key] = (lab, widget)
+        # The training source explains its kind in a line; a separate source stays compact.
+        self.note = muted(QLabel())
+        self.note.setWordWrap(True)
+        layout.addWidget(self.note)
+        self.note.setVisible(False)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        # In a form layout (a separate source's place) the height is at least the minimum,
+        # which counts the error lines as wrapped at the narrowest: use the current width.
+        hint = super().minimumSizeHint()
+        if self.hasHeightForWidth() and self.width() > hint.width():
+            hint.setHeight(min(hint.height(), self.heightForWidth(self.width())))
+        return hint
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width() and self.hasHeightForWidth():
+            self.updateGeometry()  # the minimum height depends on the width
+
+    # ------------------------------------------------------------------ reading
+    def source(self, d: dict | None = None) -> Any:
+        """The source in the data settings ``d`` (default: the document's), or None."""
+        node: Any = self.panel.settings() if d is None else d
+        for k in self.where:
+            node = node.get(k) if isinstance(node, dict) else None
+        return node
+
+    def _source_to_change(self, d: dict) -> dict:
+        """The source in ``d`` that an edit changes; TypeError when it has gone (an undo
+        while a field had focus), which :meth:`DataWidget.change` answers with a refresh."""
+        source = self.source(d)
+        if not isinstance(source, dict):
+            raise TypeError(f"{self.key} is not a source")
+        return source
+
+    def _text(self, text: str) -> str:
+        """An undo text; a separate source says whose it is."""
+        return text if self.main else f"{text} ({self.part} source)"
+
+    def sinks(self) -> dict[str, Callable[[str | None], None]]:
+        """Where the diagnostics of this source show: the path's under the path, the rest
+        under the kind."""
+        return {self.key: _shower(self.kind_error), f"{self.key}.path": _shower(self.path_error)}
+
+    # ------------------------------------------------------------------ refreshing
+    def update_from(self, source: Any) -> None:
+        """Show ``source`` (a field being edited keeps its text)."""
+        kind = source.get("kind") if isinstance(source, dict) else None
+        i = self.kind_combo.findData(kind)
+        if i < 0:
+            self.kind_combo.addItem(
+                "Choose a source…" if kind is None else f"{kind} (unknown)", kind
+            )  # fmt: skip
+            i = self.kind_combo.count() - 1
+        self.kind_combo.setCurrentIndex(i)
+        source = source if isinstance(source, dict) else {}
+        name = source.get("name")
+        visible = set()
+        if kind == "bundled":
+            visible.add("bundled")
+            _select(self.bundled_combo, name)
+            if name == "digits":
+                visible |= {"digits_size", "flatten"}
+                _select(self.digits_size, source.get("image_size", 8))
+                self.flatten.setChecked(bool(source.get("flatten")))
+        elif kind in ("csv", "npz", "image_folder", "text_folder"):
+            visible.add("path")
+            if not self.path_edit.hasFocus():
+                self.path_edit.setText(str(source.get("path") or ""))
+            self.rows["path"][0].setText("Folder" if "folder" in kind else "File")
+            if kind == "csv":
+                visible |= {"target", "delimiter"}
+                self._read_header(source)
+                visible.add("features" if self._header else "features_text")
+                self._update_csv(source)
+            elif kind == "image_folder":
+                visible |= {"image_size", "color"}
+                size = source.get("image_size") or [256, 256]
+                if isinstance(size, int):
+                    size = [size, size]
+                if isinstance(size, list) and len(size) == 2:
+                    _set_spin(self.image_h, size[0])
+                    _set_spin(self.image_w, size[1])
+                _select(self.color_combo, source.get("color_mode") or "rgb")
+        elif kind == "npy":
+            visible.add("npy")
+            self._update_npy(source.get("paths") or {})
+        elif kind == "keras":
+            visible.add("keras")
+            _select(self.keras_combo, name)
+            if name in ("imdb", "reuters"):
+                visible.add("num_words")
+                _set_spin(self.num_words, source.get("num_words", 10000))
+        for key, (_label, widget) in self.rows.items():
+            self.form.setRowVisible(widget, key in visible)
+        note = ""
+        if self.main:
+            note = {
+                None: "Choose where the training data comes from.",
+                "keras": "Downloaded on first use into ~/.keras/datasets.",
+                "image_folder": "One subfolder of images per class; the folder names are the "
+                "classes.",
+                "text_folder": "One subfolder of .txt files per class.",
+            }.get(kind, "")
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+
+    def _update_csv(self, source: dict) -> None:
+        target = source.get("target") or ""
+        self.target_combo.set_items([(c, "") for c in self._header])
+        self.target_combo.set_text(str(target))
+        features = source.get("features")
+        if self._header:
+            self.features_list.blockSignals(True)
+            names = [self.features_list.item(i).text() for i in range(self.features_list.count())]
+            if names != self._header:
+                self.features_list.clear()
+                for c in self._header:
+                    item = QListWidgetItem(c)
+                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                    self.features_list.addItem(item)
+            for i in range(self.features_list.count()):
+                item = self.features_list.item(i)
+                c = item.text()
+                on = c in features if features else c != target
+                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+                item.setFlags(
+                    item.flags() & ~Qt.ItemFlag.ItemIsEnabled
+                    if c == target
+                    else item.flags() | Qt.ItemFlag.ItemIsEnabled
+                )
+            self.features_list.blockSignals(False)
+        elif not self.features_edit.hasFocus():
+            self.features_edit.setText(", ".join(features or []))
+        if not self.delimiter_edit.hasFocus():
+            self.delimiter_edit.setText(str(source.get("delimiter") or ""))
+
+    def forget_header(self) -> None:
+        """Read the CSV header again at the next refresh (the project file moved)."""
+        self._header_path = None
+
+    def _read_header(self, source: dict) -> None:
+        path = source.get("path")
+        key = f"{path}|{source.get('delimiter')}"
+        if key == self._header_path:
+            return
+        self._header_path = key
+        self._header = []
+        if source.get("kind") == "csv" and path:
+            try:
+                self._header = read_csv_header(resolve_path(str(path), self.panel.document.path),
+                                               source.get("delimiter") or None)  # fmt: skip
+            except (OSError, UnicodeDecodeError, csv.Error):
+                self._header = []
+
+    def _update_npy(self, paths: dict) -> None:
+        rows = [(str(k), str(v)) for k, v in paths.items()]
+        current = [
+            (self.npy_table.item(r, 0).text() if self.npy_table.item(r, 0) else "",
+             self.npy_table.item(r, 1).text() if self.npy_table.item(r, 1) else "")
+            for r in range(self.npy_table.rowCount())
+        ]  # fmt: skip
+        if current == rows:
+            return
+        self.npy_table.blockSignals(True)
+        self.npy_table.setRowCount(len(rows))
+        for r, (k, v) in enumerate(rows):
+            self.npy_table.setItem(r, 0, QTableWidgetItem(k))
+            self.npy_table.setItem(r, 1, QTableWidgetItem(v))
+        self.npy_table.blockSignals(False)
+
+    # ------------------------------------------------------------------ edits
+    def set_kind(self, kind: str | None) -> None:
+        current = self.source()
+        if isinstance(current, dict) and current.get("kind"):
+            self._memory[current["kind"]] = copy.deepcopy(current)
+        if kind is None:
+            if self.main:
+                self.panel.change("Clear the data source", "source.kind",
+                                  lambda d: d.update(source=None))  # fmt: skip
+            else:  # a separate source always has a kind: back to the fraction instead
+                self.panel.refresh()
+            return
+        source = copy.deepcopy(self._memory.get(kind)) or self.new_source(kind)
+
+        def mutate(d: dict) -> None:
+            if self.main:
+                old = d["source"]
+                d["source"] = source
+                self.panel._main_source_changed(d, old)
+            else:
+                if part_mode(d.get(self.part)) != "source":
+                    raise KeyError(self.part)  # no longer a separate source (an undo)
+                d[self.part] = {"source": source}
+
+        label = dict(KINDS).get(kind, kind).lower()
+        text = f"Use {label} as data" if self.main else f"Use {label} as {self.part} data"
+        self.panel.change(text, f"{self._merge}.kind", mutate)
+
+    def new_source(self, kind: str) -> dict:
+        """A new source of ``kind`` with what the model suggests filled in."""
+        if kind == "bundled":
+            return {"kind": "bundled", "name": "digits", "image_size": 8}
+        if kind == "keras":
+            return {"kind": "keras", "name": "mnist"}
+        if kind == "npy":
+            return {"kind": "npy", "paths": {}}
+        source: dict[str, Any] = {"kind": kind, "path": ""}
+        if kind == "image_folder":
+            shape = self.panel._first_input_shape()
+            if shape is not None and len(shape) == 3:
+                source["image_size"] = [int(shape[0]), int(shape[1])]
+                source["color_mode"] = "grayscale" if shape[2] == 1 else "rgb"
+        return source
+
+    def set_source_key(self, key: str, value: Any, text: str) -> None:
+        def mutate(d: dict) -> None:
+            source = self._source_to_change(d)
+            old = copy.deepcopy(source)
+            if value is None or value == "":
+                source.pop(key, None)
+            else:
+                source[key] = value
+            if key == "name" and source.get("kind") == "bundled":
+                if value == "digits":
+                    source.setdefault("image_size", 8)
+                else:
+                    source.pop("image_size", None)
+                    source.pop("flatten", None)
+            if key == "name" and self.main:
+                self.panel._refill_mapping(d, old)
+
+        self.panel.change(self._text(text), f"{self._merge}.{key}", mutate)
+
+    def set_path(self, path: str) -> None:
+        """Use ``path`` (a file or folder) for the source, stored relative to the project's
+        folder when it is under it."""
+        value = stored_path(path, self.panel.document.path) if path else ""
+
+        def mutate(d: dict) -> None:
+            self._source_to_change(d)["path"] = value
+
+        self.panel.change(self._text("Set data path"), f"{self._merge}.path", mutate)
+
+    def _commit_path(self) -> None:
+        if self.path_edit.isModified():
+            self.path_edit.setModified(False)
+            self.set_path(self.path_edit.text().strip())
+            source = self.source()
+            if isinstance(source, dict) and isinstance(source.get("path"), str):
+                self.path_edit.setText(source["path"])  # as stored: relative to the project
+
+    def browse(self) -> None:
+        source = self.source() or {}
+        kind = source.get("kind")
+        document = self.panel.document
+        start = ""
+        if source.get("path"):
+            start = str(resolve_path(str(source["path"]), document.path))
+        elif document.path is not None:
+            start = str(document.path.parent)
+        if kind in ("image_folder", "text_folder"):
+            path = QFileDialog.getExistingDirectory(self, f"Choose the {self.part} data folder",
+                                                    start)  # fmt: skip
+        else:
+            filters = {"csv": "CSV files (*.csv *.tsv *.txt)", "npz": "NumPy archives (*.npz)"}
+            path, _ = QFileDialog.getOpenFileName(
+                self, f"Choose the {self.part} data file", start,
+                filters.get(kind, "All files (*)"),
+            )  # fmt: skip
+        if path:
+            self.set_path(path)
+
+    def _commit_features(self, _item=None) -> None:
+        checked = [
+            self.features_list.item(i).text()
+            for i in range(self.features_list.count())
+            if self.features_list.item(i).checkState() == Qt.CheckState.Checked
+            and self.features_list.item(i).flags() & Qt.ItemFlag.ItemIsEnabled
+        ]
+        source = self.source()
+        target = source.get("target") if isinstance(source, dict) else None
+        everything = [c for c in self._header if c != target]
+        self.set_source_key("features", None if checked == everything else checked,
+                            "Choose feature columns")  # fmt: skip
+
+    def _commit_features_text(self) -> None:
+        names = [n.strip() for n in self.features_edit.text().split(",") if n.strip()]
+        self.set_source_key("features", names or None, "Choose feature columns")
+
+    def _commit_image_size(self) -> None:
+        self.set_source_key("image_size", [self.image_h.value(), self.image_w.value()],
+                            "Set image size")  # fmt: skip
+
+    def _commit_npy(self, _item=None) -> None:
+        paths = {}
+        for r in range(self.npy_table.rowCount()):
+            k = self.npy_table.item(r, 0)
+            v = self.npy_table.item(r, 1)
+            if k is not None and k.text().strip():
+                paths[k.text().strip()] = v.text().strip() if v is not None else ""
+        self.set_source_key("paths", paths, "Set .npy files")
+
+    def _browse_npy(self) -> None:
+        document = self.panel.document
+        start = str(document.path.parent) if document.path else ""
+        files, _ = QFileDialog.getOpenFileNames(self, "Choose .npy files", start,
+                                                "NumPy arrays (*.npy)")  # fmt: skip
+        if files:
+            self.add_npy_files(files)
+
+    def add_npy_files(self, files: list[str]) -> None:
+        def mutate(d: dict) -> None:
+            paths = self._source_to_change(d).setdefault("paths", {})
+            for f in files:
+                paths[Path(f).stem] = stored_path(f, self.panel.document.path)
+            if self.main:
+                self.panel._fill_mapping(d)
+
+        self.panel.change(self._text("Add .npy files"), f"{self._merge}.paths", mutate)
+
+    def _remove_npy(self) -> None:
+        r = self.npy_table.currentRow()
+        item = self.npy_table.item(r, 0) if r >= 0 else None
+        if item is None:
+            return
+        key = item.text()
+
+        def mutate(d: dict) -> None:
+            self._source_to_change(d).get("paths", {}).pop(key, None)
+
+        self.panel.change(self._text("Remove a .npy file"), f"{self._merge}.paths", mutate)
+
+
+# =========================================================================== the panel
+class DataWidget(QWidget):
+    """Edits ``settings["data"]`` of ``document`` and previews the data with ``engine`` (an
+    :class:`~studio.ui.engine_client.EngineClient`, or None).
+
+    Signals:
+        previewReady(object): a preview's result dict arrived (also when it reports an error;
+            an engine failure gives ``{"error": message}``).
+        settingsEdited(str): after the panel changed the settings (the undo text).
+    """
+
+    previewReady = Signal(object)
+    settingsEdited = Signal(str)
+
+    def __init__(self, document: Document, engine=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.engine = None
+        self.preview_result: dict | None = None
+        self.diagnostics: list[Diagnostic] = []
+        self._job: int | None = None
+        self._job_started = 0.0
+        self._want_preview = False  # run a preview once the engine has loaded
+        self._stale = False  # settings changed while the panel was hidden
+        # The last fraction and separate source of each part, to switch back to.
+        self._fractions: dict[str, float] = {"validation": 0.2, "test": 0.1}
+        self._separate: dict[str, dict] = {}
+        self._open: dict[str, bool] = {}
+        self._sinks: dict[str, Callable[[str | None], None]] = {}
+        self._shown: dict[str, str] = {}
+        self._read_error: str | None = None
+        self.setMinimumWidth(280)
+        self._undo_passthrough = _UndoPassThrough(self)
+        QApplication.instance().focusChanged.connect(self._undo_passthrough.watch)
+
+        self.scroll = QScrollArea(self)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.page = QWidget()
+        page = QVBoxLayout(self.page)
+        page.setContentsMargins(8, 8, 8, 8)
+        page.setSpacing(6)
+        self.problems_label = error_label(self.page)
+        page.addWidget(self.problems_label)
+        self._build_source(page)
+        self._build_splits(page)
+        self._build_mapping(page)
+        self._build_preview(page)
+        page.addStretch(1)
+        self.scroll.setWidget(self.page)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.scroll)
+
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(lambda: self.preview(auto=True))
+        self._graph_timer = QTimer(self)
+        self._graph_timer.setSingleShot(True)
+        self._graph_timer.setInterval(0)
+        self._graph_timer.timeout.connect(self._on_graph_settled)
+        document.settingsChanged.connect(self._on_settings_changed)
+        document.graphChanged.connect(self._on_graph_changed)
+        document.pathChanged.connect(self._on_path_changed)
+        self.set_engine(engine)
+        self.refresh()
+        if self.settings()["source"]:
+            self._stale = True  # preview when first shown
+
+    # ------------------------------------------------------------------ building
+    def _build_source(self, page: QVBoxLayout) -> None:
+        section = Section("Source", self.page)
+        self.source_section = section
+        editor = SourceEditor(self, ("source",), section.body)
+        section.body_layout.addWidget(editor)
+        self.source_editor = editor
+        # The main editor's widgets under the panel's own names (tests and callers use them).
+        for name in _EDITOR_WIDGETS:
+            setattr(self, name, getattr(editor, name))
+        self.source_form = editor.form
+        self.source_note = editor.note
         page.addWidget(section)
 
     def _build_splits(self, page: QVBoxLayout) -> None:
@@ -820,29 +1227,58 @@ class DataWidget(QWidget):
         self.splits_section = section
         form = make_form()
         section.body_layout.addLayout(form)
-        self.validation_spin = _PercentSpin()
-        self.validation_spin.setToolTip(
-            "The part of the data held out to validate after every epoch (after shuffling)."
-        )
-        self.validation_spin.valueChanged.connect(
-            lambda _v: self.set_split("validation", self.validation_spin.fraction())
-        )
-        self.validation_error = error_label()
-        form.addRow("Validation", self._with_error(self.validation_spin, self.validation_error))
-        self.test_spin = _PercentSpin()
-        self.test_spin.setToolTip("The part of the data held out to test the final model.")
-        self.test_spin.valueChanged.connect(
-            lambda _v: self.set_split("test", self.test_spin.fraction())
-        )
-        self.builtin_test = QCheckBox("the dataset's own test set")
-        self.builtin_test.setToolTip("keras.datasets come with a separate test set.")
-        self.builtin_test.clicked.connect(self.set_builtin_test)
-        self.test_error = error_label()
-        test_row = _row_widget(self.test_spin, self.builtin_test, stretch=1)
-        form.addRow("Test", self._with_error(test_row, self.test_error))
-        self.split_note = muted(QLabel())
-        self.split_note.setWordWrap(True)
-        form.addRow("", self.split_note)
+        self.splits_form = form
+        self.part_modes: dict[str, _Combo] = {}
+        self.part_spins: dict[str, _PercentSpin] = {}
+        self.part_errors: dict[str, QLabel] = {}
+        self.part_sources: dict[str, SourceEditor] = {}
+        spin_tips = {
+            "validation": "The part of the data held out to validate after every epoch (after "
+            "shuffling).",
+            "test": "The part of the data held out to test the final model.",
+        }
+        for part in ("validation", "test"):
+            mode = _Combo()
+            mode.setMinimumContentsLength(6)
+            for key, text in PART_MODES:
+                if key != "builtin":
+                    mode.addItem(text, key)
+                    mode.setItemData(mode.count() - 1, PART_MODE_TIPS[key].format(part=part),
+                                     Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+            mode.setToolTip(f"Where the {part} data comes from.")
+            mode.activated.connect(
+                lambda _i, p=part: self.set_part_mode(p, self.part_modes[p].currentData())
+            )
+            spin = _PercentSpin()
+            spin.setToolTip(spin_tips[part])
+            spin.valueChanged.connect(
+                lambda _v, p=part: self.set_split(p, self.part_spins[p].fraction())
+            )
+            row = QWidget()
+            h = QHBoxLayout(row)
+            h.setContentsMargins(0, 0, 0, 0)
+            h.setSpacing(4)
+            h.addWidget(mode, 1)
+            h.addWidget(spin)
+            error = error_label()
+            form.addRow(part.capitalize(), self._with_error(row, error))
+            # A separate source: the same editor as the training source's, under its choice
+            # with a rule on its left, shown only while that is chosen.
+            editor = SourceEditor(self, (part, "source"))
+            editor.setObjectName("separateSource")
+            editor.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+            editor.setStyleSheet("#separateSource { border-left: 2px solid palette(mid); }")
+            editor.layout().setContentsMargins(6, 2, 0, 2)
+            form.addRow("", editor)
+            form.setRowVisible(editor, False)
+            self.part_modes[part] = mode
+            self.part_spins[part] = spin
+            self.part_errors[part] = error
+            self.part_sources[part] = editor
+        self.validation_mode, self.test_mode = self.part_modes.values()
+        self.validation_spin, self.test_spin = self.part_spins.values()
+        self.validation_error, self.test_error = self.part_errors.values()
+        self.validation_source, self.test_source = self.part_sources.values()
         self.shuffle = QCheckBox("Shuffle")
         self.shuffle.setToolTip("Shuffle once before splitting (with the seed) and every epoch.")
         self.shuffle.clicked.connect(lambda on: self.set_option("shuffle", on))
@@ -900,6 +1336,12 @@ class DataWidget(QWidget):
         top.addWidget(self.preview_button)
         top.addWidget(self.status_label, 1)
         body.addLayout(top)
+        # A download or a slow load of the preview's data: what and how far (jobProgress).
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.hide()
+        body.addWidget(self.progress_bar)
         self.preview_error = error_label()
         body.addWidget(self.preview_error)
         self.summary_label = QLabel()
@@ -994,156 +1436,54 @@ class DataWidget(QWidget):
         if self.preview_result is not None:
             self._schedule_preview()  # the shape checks depend on the model
 
+    def _on_path_changed(self, _path=None) -> None:
+        for editor in self.source_editors():
+            editor.forget_header()  # relative CSV paths now point elsewhere
+        self.refresh()
+
+    def source_editors(self) -> list[SourceEditor]:
+        """The training source's editor and the separate validation and test sources'."""
+        return [self.source_editor, *self.part_sources.values()]
+
     def refresh(self) -> None:
         """Show the document's data settings (the field being edited keeps its text)."""
         self._graph_timer.stop()
         d = self.settings()
-        self._update_source(d["source"])
+        self.source_editor.update_from(d["source"])
         self._update_splits(d)
         self._update_mapping(d)
         self._show_diagnostics()
 
-    def _update_source(self, source: Any) -> None:
-        kind = source.get("kind") if isinstance(source, dict) else None
-        i = self.kind_combo.findData(kind)
-        if i < 0:
-            self.kind_combo.addItem(f"{kind} (unknown)", kind)
-            i = self.kind_combo.count() - 1
-        self.kind_combo.setCurrentIndex(i)
-        source = source if isinstance(source, dict) else {}
-        name = source.get("name")
-        visible = set()
-        if kind == "bundled":
-            visible.add("bundled")
-            _select(self.bundled_combo, name)
-            if name == "digits":
-                visible |= {"digits_size", "flatten"}
-                _select(self.digits_size, source.get("image_size", 8))
-                self.flatten.setChecked(bool(source.get("flatten")))
-        elif kind in ("csv", "npz", "image_folder", "text_folder"):
-            visible.add("path")
-            if not self.path_edit.hasFocus():
-                self.path_edit.setText(str(source.get("path") or ""))
-            self._source_rows["path"][0].setText("Folder" if "folder" in kind else "File")
-            if kind == "csv":
-                visible |= {"target", "delimiter"}
-                self._read_header()
-                visible.add("features" if self._header else "features_text")
-                self._update_csv(source)
-            elif kind == "image_folder":
-                visible |= {"image_size", "color"}
-                size = source.get("image_size") or [256, 256]
-                if isinstance(size, int):
-                    size = [size, size]
-                if isinstance(size, list) and len(size) == 2:
-                    _set_spin(self.image_h, size[0])
-                    _set_spin(self.image_w, size[1])
-                _select(self.color_combo, source.get("color_mode") or "rgb")
-        elif kind == "npy":
-            visible.add("npy")
-            self._update_npy(source.get("paths") or {})
-        elif kind == "keras":
-            visible.add("keras")
-            _select(self.keras_combo, name)
-            if name in ("imdb", "reuters"):
-                visible.add("num_words")
-                _set_spin(self.num_words, source.get("num_words", 10000))
-        for key, (_label, widget) in self._source_rows.items():
-            self.source_form.setRowVisible(widget, key in visible)
-        note = {
-            None: "Choose where the training data comes from.",
-            "keras": "Downloaded on first use into ~/.keras/datasets.",
-            "image_folder": "One subfolder of images per class; the folder names are the classes.",
-            "text_folder": "One subfolder of .txt files per class.",
-        }.get(kind, "")
-        self.source_note.setText(note)
-        self.source_note.setVisible(bool(note))
-
-    def _update_csv(self, source: dict) -> None:
-        target = source.get("target") or ""
-        self.target_combo.set_items([(c, "") for c in self._header])
-        self.target_combo.set_text(str(target))
-        features = source.get("features")
-        if self._header:
-            self.features_list.blockSignals(True)
-            names = [self.features_list.item(i).text() for i in range(self.features_list.count())]
-            if names != self._header:
-                self.features_list.clear()
-                for c in self._header:
-                    item = QListWidgetItem(c)
-                    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                    self.features_list.addItem(item)
-            for i in range(self.features_list.count()):
-                item = self.features_list.item(i)
-                c = item.text()
-                on = c in features if features else c != target
-                item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-                item.setFlags(
-                    item.flags() & ~Qt.ItemFlag.ItemIsEnabled
-                    if c == target
-                    else item.flags() | Qt.ItemFlag.ItemIsEnabled
-                )
-            self.features_list.blockSignals(False)
-        elif not self.features_edit.hasFocus():
-            self.features_edit.setText(", ".join(features or []))
-        if not self.delimiter_edit.hasFocus():
-            self.delimiter_edit.setText(str(source.get("delimiter") or ""))
-
-    def _read_header(self, force: bool = False) -> None:
-        source = self.settings()["source"]
-        path = source.get("path") if isinstance(source, dict) else None
-        key = f"{path}|{source.get('delimiter') if isinstance(source, dict) else ''}"
-        if not force and key == self._header_path:
-            return
-        self._header_path = key
-        self._header = []
-        if isinstance(source, dict) and source.get("kind") == "csv" and path:
-            try:
-                self._header = read_csv_header(resolve_path(str(path), self.document.path),
-                                               source.get("delimiter") or None)  # fmt: skip
-            except (OSError, UnicodeDecodeError, csv.Error):
-                self._header = []
-        if force:
-            self.refresh()
-
-    def _update_npy(self, paths: dict) -> None:
-        rows = [(str(k), str(v)) for k, v in paths.items()]
-        current = [
-            (self.npy_table.item(r, 0).text() if self.npy_table.item(r, 0) else "",
-             self.npy_table.item(r, 1).text() if self.npy_table.item(r, 1) else "")
-            for r in range(self.npy_table.rowCount())
-        ]  # fmt: skip
-        if current == rows:
-            return
-        self.npy_table.blockSignals(True)
-        self.npy_table.setRowCount(len(rows))
-        for r, (k, v) in enumerate(rows):
-            self.npy_table.setItem(r, 0, QTableWidgetItem(k))
-            self.npy_table.setItem(r, 1, QTableWidgetItem(v))
-        self.npy_table.blockSignals(False)
-
     def _update_splits(self, d: dict) -> None:
-        for part, spin in (("validation", self.validation_spin), ("test", self.test_spin)):
-            spec = d.get(part) or {}
-            separate = isinstance(spec, dict) and "source" in spec
-            builtin = isinstance(spec, dict) and bool(spec.get("builtin"))
-            spin.setEnabled(not separate and not builtin)
-            spin.setVisible(not builtin)
-            if not spin.hasFocus():
-                spin.set_fraction(spec.get("split", 0) if isinstance(spec, dict) else 0)
-        test = d.get("test") or {}
-        source = d.get("source") or {}
+        source = d.get("source")
         is_keras = isinstance(source, dict) and source.get("kind") == "keras"
-        builtin = isinstance(test, dict) and bool(test.get("builtin"))
-        self.builtin_test.setVisible(is_keras or builtin)
-        self.builtin_test.setChecked(builtin)
-        notes = []
         for part in ("validation", "test"):
-            spec = d.get(part) or {}
-            if isinstance(spec, dict) and "source" in spec:
-                notes.append(f"The {part} data is a separate source (set in the project file).")
-        self.split_note.setText(" ".join(notes))
-        self.split_note.setVisible(bool(notes))
+            spec = d.get(part) if isinstance(d.get(part), dict) else {}
+            mode = part_mode(spec)
+            if mode == "split" and _is_number(spec.get("split")):
+                self._fractions[part] = spec["split"]  # to come back to from another choice
+            elif mode == "source" and isinstance(spec["source"], dict):
+                self._separate[part] = copy.deepcopy(spec["source"])
+            combo = self.part_modes[part]
+            offered = part == "test" and (is_keras or mode == "builtin")
+            i = combo.findData("builtin")
+            if offered and i < 0:
+                combo.addItem(dict(PART_MODES)["builtin"], "builtin")
+                combo.setItemData(combo.count() - 1, PART_MODE_TIPS["builtin"],
+                                  Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+            elif not offered and i >= 0:
+                combo.removeItem(i)
+            _select(combo, mode)
+            spin = self.part_spins[part]
+            spin.setVisible(mode == "split")
+            spin.setEnabled(mode == "split")
+            if not spin.hasFocus():
+                fraction = spec.get("split", 0) if mode == "split" else self._fractions[part]
+                spin.set_fraction(fraction)
+            editor = self.part_sources[part]
+            self.splits_form.setRowVisible(editor, mode == "source")
+            if mode == "source":
+                editor.update_from(spec.get("source"))
         self.shuffle.setChecked(bool(d.get("shuffle")))
         self.seed.set_value(d.get("seed"))
         self.cache.setChecked(bool(d.get("cache")))
@@ -1227,12 +1567,12 @@ class DataWidget(QWidget):
                                       param="data")]  # fmt: skip
         self.diagnostics = [d for d in diagnostics if (d.param or "").startswith("data")]
         sinks: dict[str, Callable[[str | None], None]] = {
-            "data.source": _shower(self.kind_error),
-            "data.source.path": _shower(self.path_error),
             "data.validation": _shower(self.validation_error),
             "data.test": _shower(self.test_error),
             self.seed.key: self.seed.show_diagnostic,
         }
+        for editor in self.source_editors():
+            sinks.update(editor.sinks())
         for row in [*self.input_rows.values(), *self.output_rows.values()]:
             sinks[row.key] = row.show_diagnostic
         self._sinks = sinks
@@ -1247,8 +1587,9 @@ class DataWidget(QWidget):
         self._shown = {k: "\n".join(d.message for d in ds) for k, ds in messages.items()}
         for key, show in sinks.items():
             show(self._shown.get(key))
-        warn_only = all(d.severity != ERROR for d in messages.get("data.source", []))
-        set_text_color(self.kind_error, WARNING_COLOR if warn_only else ERROR_COLOR)
+        for editor in self.source_editors():
+            warn_only = all(d.severity != ERROR for d in messages.get(editor.key, []))
+            set_text_color(editor.kind_error, WARNING_COLOR if warn_only else ERROR_COLOR)
         lines = [d.message for d in loose]
         if self._read_error:
             lines.insert(0, self._read_error)
@@ -1277,42 +1618,34 @@ class DataWidget(QWidget):
             self.settingsEdited.emit(text)
         return done
 
+    # The main source's edits, kept under the panel's names.
     def set_kind(self, kind: str | None) -> None:
-        current = self.settings()["source"]
-        if isinstance(current, dict) and current.get("kind"):
-            self._memory[current["kind"]] = copy.deepcopy(current)
-        if kind is None:
-            self.change("Clear the data source", "source.kind", lambda d: d.update(source=None))
-            return
-        source = copy.deepcopy(self._memory.get(kind)) or self._new_source(kind)
+        self.source_editor.set_kind(kind)
 
-        def mutate(d: dict) -> None:
-            old = d["source"]
-            d["source"] = source
-            test = d.get("test") or {}
-            if kind == "keras" and "split" in test and "source" not in test:
-                d["test"] = {"builtin": True}
-            elif kind != "keras" and test.get("builtin"):
-                d["test"] = {"split": 0.1}
-            self._refill_mapping(d, old)
+    def set_source_key(self, key: str, value: Any, text: str) -> None:
+        self.source_editor.set_source_key(key, value, text)
 
-        label = dict(KINDS).get(kind, kind)
-        self.change(f"Use {label.lower()} as data", "source.kind", mutate)
+    def set_path(self, path: str) -> None:
+        """Use ``path`` (a file or folder) for the training source, stored relative to the
+        project's folder when it is under it."""
+        self.source_editor.set_path(path)
 
-    def _new_source(self, kind: str) -> dict:
-        if kind == "bundled":
-            return {"kind": "bundled", "name": "digits", "image_size": 8}
-        if kind == "keras":
-            return {"kind": "keras", "name": "mnist"}
-        if kind == "npy":
-            return {"kind": "npy", "paths": {}}
-        source: dict[str, Any] = {"kind": kind, "path": ""}
-        if kind == "image_folder":
-            shape = self._first_input_shape()
-            if shape is not None and len(shape) == 3:
-                source["image_size"] = [int(shape[0]), int(shape[1])]
-                source["color_mode"] = "grayscale" if shape[2] == 1 else "rgb"
-        return source
+    def browse(self) -> None:
+        self.source_editor.browse()
+
+    def add_npy_files(self, files: list[str]) -> None:
+        self.source_editor.add_npy_files(files)
+
+    def _main_source_changed(self, d: dict, old: Any) -> None:
+        """The training source became another kind (in ``d``, the settings being changed):
+        keras.datasets bring their own test set, and the mapping follows the fields."""
+        test = d.get("test") or {}
+        kind = d["source"].get("kind")
+        if kind == "keras" and "split" in test and "source" not in test:
+            d["test"] = {"builtin": True}
+        elif kind != "keras" and test.get("builtin"):
+            d["test"] = {"split": self._fractions["test"]}
+        self._refill_mapping(d, old)
 
     def _first_input_shape(self) -> tuple | None:
         graph = self.document.graph
@@ -1353,25 +1686,6 @@ class DataWidget(QWidget):
                 taken.add(field)
                 mapping["field"] = field
 
-    def set_source_key(self, key: str, value: Any, text: str) -> None:
-        def mutate(d: dict) -> None:
-            source = d["source"]
-            old = copy.deepcopy(source)
-            if value is None or value == "":
-                source.pop(key, None)
-            else:
-                source[key] = value
-            if key == "name" and source.get("kind") == "bundled":
-                if value == "digits":
-                    source.setdefault("image_size", 8)
-                else:
-                    source.pop("image_size", None)
-                    source.pop("flatten", None)
-            if key == "name":
-                self._refill_mapping(d, old)
-
-        self.change(text, f"source.{key}", mutate)
-
     def _refill_mapping(self, d: dict, old_source: Any) -> None:
         """Another source: mappings that were filled in for the old one (and not changed
         since), or that name a field the new one does not have, are filled in anew."""
@@ -1400,108 +1714,51 @@ class DataWidget(QWidget):
         self._fill_mapping(trial)
         return {"inputs": trial["inputs"], "outputs": trial["outputs"]}
 
-    def set_path(self, path: str) -> None:
-        """Use ``path`` (a file or folder) for the source, stored relative to the project's
-        folder when it is under it."""
-        value = stored_path(path, self.document.path) if path else ""
-
-        def mutate(d: dict) -> None:
-            d["source"]["path"] = value
-
-        self.change("Set data path", "source.path", mutate)
-
-    def _commit_path(self) -> None:
-        if self.path_edit.isModified():
-            self.path_edit.setModified(False)
-            self.set_path(self.path_edit.text().strip())
-
-    def browse(self) -> None:
-        source = self.settings()["source"] or {}
-        kind = source.get("kind")
-        start = ""
-        if source.get("path"):
-            start = str(resolve_path(str(source["path"]), self.document.path))
-        elif self.document.path is not None:
-            start = str(self.document.path.parent)
-        if kind in ("image_folder", "text_folder"):
-            path = QFileDialog.getExistingDirectory(self, "Choose the data folder", start)
-        else:
-            filters = {"csv": "CSV files (*.csv *.tsv *.txt)", "npz": "NumPy archives (*.npz)"}
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Choose the data file", start, filters.get(kind, "All files (*)")
-            )
-        if path:
-            self.set_path(path)
-
-    def _commit_features(self, _item=None) -> None:
-        checked = [
-            self.features_list.item(i).text()
-            for i in range(self.features_list.count())
-            if self.features_list.item(i).checkState() == Qt.CheckState.Checked
-            and self.features_list.item(i).flags() & Qt.ItemFlag.ItemIsEnabled
-        ]
-        target = self.settings()["source"].get("target")
-        everything = [c for c in self._header if c != target]
-        self.set_source_key("features", None if checked == everything else checked,
-                            "Choose feature columns")  # fmt: skip
-
-    def _commit_features_text(self) -> None:
-        names = [n.strip() for n in self.features_edit.text().split(",") if n.strip()]
-        self.set_source_key("features", names or None, "Choose feature columns")
-
-    def _commit_image_size(self) -> None:
-        self.set_source_key("image_size", [self.image_h.value(), self.image_w.value()],
-                            "Set image size")  # fmt: skip
-
-    def _commit_npy(self, _item=None) -> None:
-        paths = {}
-        for r in range(self.npy_table.rowCount()):
-            k = self.npy_table.item(r, 0)
-            v = self.npy_table.item(r, 1)
-            if k is not None and k.text().strip():
-                paths[k.text().strip()] = v.text().strip() if v is not None else ""
-        self.set_source_key("paths", paths, "Set .npy files")
-
-    def _browse_npy(self) -> None:
-        start = str(self.document.path.parent) if self.document.path else ""
-        files, _ = QFileDialog.getOpenFileNames(self, "Choose .npy files", start,
-                                                "NumPy arrays (*.npy)")  # fmt: skip
-        if files:
-            self.add_npy_files(files)
-
-    def add_npy_files(self, files: list[str]) -> None:
-        def mutate(d: dict) -> None:
-            paths = d["source"].setdefault("paths", {})
-            for f in files:
-                paths[Path(f).stem] = stored_path(f, self.document.path)
-            self._fill_mapping(d)
-
-        self.change("Add .npy files", "source.paths", mutate)
-
-    def _remove_npy(self) -> None:
-        r = self.npy_table.currentRow()
-        item = self.npy_table.item(r, 0) if r >= 0 else None
-        if item is None:
-            return
-        key = item.text()
-
-        def mutate(d: dict) -> None:
-            d["source"].get("paths", {}).pop(key, None)
-
-        self.change("Remove a .npy file", "source.paths", mutate)
-
     def set_split(self, part: str, fraction: float) -> None:
         def mutate(d: dict) -> None:
             d[part] = {"split": fraction}
 
         self.change(f"Set {part} split", f"{part}.split", mutate)
 
-    def set_builtin_test(self, on: bool) -> None:
-        def mutate(d: dict) -> None:
-            d["test"] = {"builtin": True} if on else {"split": self.test_spin.fraction() or 0.1}
+    def set_part_mode(self, part: str, mode: str | None) -> None:
+        """Take the ``part`` ("validation" or "test") as a fraction of the training data
+        (``"split"``: the last fraction it had), from a separate source (``"source"``: the
+        last one it had, else one like the training source without its files) or, for the
+        test part, from the dataset's own test set (``"builtin"``)."""
+        if mode == "split":
+            value: dict = {"split": self._fractions[part]}
+            text = f"Split the {part} data off the training data"
+        elif mode == "source":
+            source = copy.deepcopy(self._separate.get(part)) or self._separate_source()
+            value = {"source": source}
+            text = f"Use a separate {part} source"
+        elif mode == "builtin" and part == "test":
+            value = {"builtin": True}
+            text = "Use the built-in test set"
+        else:
+            self.refresh()
+            return
 
-        self.change("Use the built-in test set" if on else "Split off a test set",
-                    "test.builtin", mutate)  # fmt: skip
+        def mutate(d: dict) -> None:
+            d[part] = copy.deepcopy(value)
+
+        self.change(text, f"{part}.mode", mutate)
+
+    def _separate_source(self) -> dict:
+        """A new separate source: the training source's kind and options (a CSV file's
+        target and features, an image size), without its files."""
+        main = self.settings()["source"]
+        if not isinstance(main, dict) or main.get("kind") not in dict(KINDS):
+            return self.source_editor.new_source("bundled")
+        source = copy.deepcopy(main)
+        if "path" in source:
+            source["path"] = ""
+        if "paths" in source:
+            source["paths"] = {}
+        return source
+
+    def set_builtin_test(self, on: bool) -> None:
+        self.set_part_mode("test", "builtin" if on else "split")
 
     def set_option(self, key: str, value: Any) -> None:
         def mutate(d: dict) -> None:
@@ -1550,23 +1807,35 @@ class DataWidget(QWidget):
         self.change(f"Set encoding of '{name}'", f"outputs.{name}.encoding", mutate)
 
     # ------------------------------------------------------------------ preview
+    def _engine_slots(self) -> tuple[tuple[str, Callable], ...]:
+        return (
+            ("jobDone", self._on_job_done),
+            ("jobProgress", self._on_job_progress),
+            ("loaded", self._on_engine_loaded),
+            ("loadFailed", self._on_engine_failed),
+        )
+
     def set_engine(self, engine) -> None:
-        """Use ``engine`` (an EngineClient or None) for previews."""
+        """Use ``engine`` (an EngineClient or None) for previews. Of its signals, those it
+        has are used: ``jobDone``, ``jobProgress`` (a download's progress), ``loaded``,
+        ``loadFailed``."""
         if self.engine is not None:
-            for signal, slot in ((self.engine.jobDone, self._on_job_done),
-                                 (self.engine.loaded, self._on_engine_loaded),
-                                 (self.engine.loadFailed, self._on_engine_failed)):  # fmt: skip
+            for name, slot in self._engine_slots():
+                signal = getattr(self.engine, name, None)
+                if signal is None:
+                    continue
                 try:
                     signal.disconnect(slot)
                 except (RuntimeError, TypeError):
                     pass
         self.engine = engine
+        self._job = None  # the old engine's job numbers mean nothing to this one
+        self._hide_progress()
         if engine is not None:
-            engine.jobDone.connect(self._on_job_done)
-            if hasattr(engine, "loaded"):
-                engine.loaded.connect(self._on_engine_loaded)
-            if hasattr(engine, "loadFailed"):
-                engine.loadFailed.connect(self._on_engine_failed)
+            for name, slot in self._engine_slots():
+                signal = getattr(engine, name, None)
+                if signal is not None:
+                    signal.connect(slot)
 
     def _engine_ready(self) -> bool:
         return self.engine is not None and bool(getattr(self.engine, "is_loaded", True))
@@ -1603,9 +1872,11 @@ class DataWidget(QWidget):
             self._status("TensorFlow is still loading; the preview runs when it is ready.")
             return False
         base = str(self.document.path.parent) if self.document.path is not None else None
+        self._hide_progress()  # an older preview's download no longer matters
         try:
             self._job = self.engine.run("data-preview", d, self.document.graph.copy(), base)
         except Exception as exc:  # a stopped engine: say so
+            self._job = None
             self._status(f"The preview could not start: {exc}", error=True)
             return False
         self._job_started = time.perf_counter()
@@ -1621,12 +1892,40 @@ class DataWidget(QWidget):
         if self._want_preview or self._job is not None:
             self._want_preview = False
             self._job = None
+            self._hide_progress()
             self._status(f"No preview: {message}", error=True)
+
+    def _on_job_progress(self, job_id: int, fraction: float, text: str) -> None:
+        """The preview's job reports progress (a dataset downloading or loading): a bar
+        with what it does and how far it got; other jobs' progress is not the panel's."""
+        if self._job is None or job_id != self._job:
+            return
+        bar = self.progress_bar
+        text = str(text or "")
+        try:
+            value = float(fraction)
+        except (TypeError, ValueError):
+            value = math.nan
+        if math.isfinite(value) and value >= 0:
+            bar.setRange(0, 1000)
+            bar.setValue(round(min(value, 1.0) * 1000))
+            bar.setFormat(f"{text} · %p%" if text else "%p%")
+        else:  # the size is not known: a busy bar
+            bar.setRange(0, 0)
+            bar.setFormat(text)
+        bar.setToolTip(text)
+        bar.show()
+
+    def _hide_progress(self) -> None:
+        self.progress_bar.hide()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.reset()
 
     def _on_job_done(self, job_id: int, result: Any, error: str) -> None:
         if job_id != self._job:
             return  # another job, or an older preview
         self._job = None
+        self._hide_progress()
         seconds = time.perf_counter() - self._job_started
         if error or not isinstance(result, dict):
             result = {"error": _first_lines(error or "The engine gave no preview.")}
