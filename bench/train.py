@@ -34,15 +34,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def plain_keras(project_path: str, epochs: int, workdir: Path) -> float:
+def plain_keras(project_data: dict, project_dir: str, epochs: int, workdir: Path) -> float:
     """Seconds of ``model.fit`` for the project's model, data and callbacks, in plain Keras
     (run in a child process, like Studio's trainer, so the window's process stays free of
     TensorFlow as it is in the app)."""
     from studio.engine import load_keras
-    from studio.project import load_project
+    from studio.project import project_from_dict
 
     keras = load_keras()
-    project = load_project(project_path)
+    project = project_from_dict(project_data)
 
     from studio.core.settings import data_settings, input_names, output_names, training_settings
     from studio.engine.build import build_model
@@ -58,7 +58,7 @@ def plain_keras(project_path: str, epochs: int, workdir: Path) -> float:
     ins, outs = input_names(graph), output_names(graph)
     shapes_in = {n: tuple(t.shape) for n, t in zip(ins, model.inputs)}
     shapes_out = {n: tuple(t.shape) for n, t in zip(outs, model.outputs)}
-    prepared = prepare(data, shapes_in, shapes_out, project.path.parent)
+    prepared = prepare(data, shapes_in, shapes_out, Path(project_dir))
     x, y = prepared.train
     vx, vy = prepared.validation
     pick = (lambda d, names: d[names[0]] if len(names) == 1 else [d[n] for n in names])  # noqa: E731
@@ -144,16 +144,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from studio.project import load_project
+    from studio.project import load_project, project_to_dict
 
     app = QApplication.instance() or QApplication([])
     project = load_project(args.project)
+    # The same number of epochs for both: no early stopping.
+    callbacks = project.settings.setdefault("training", {}).setdefault("callbacks", {})
+    callbacks["EarlyStopping"] = {"enabled": False, "params": {}}
+    project_data, project_dir = project_to_dict(project), str(project.path.parent)
     pool = multiprocessing.get_context("spawn").Pool(1)
     print(f"{project.name}: {args.epochs} epochs, {args.repeats} repeats, alternating")
     ratios, stalls = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            keras_s = pool.apply(plain_keras, (args.project, args.epochs, Path(tmp)))
+            keras_s = pool.apply(plain_keras, (project_data, project_dir, args.epochs, Path(tmp)))
             studio_s, stall, batches = studio_trainer(app, project, args.epochs, Path(tmp) / str(i))
             ratios.append(studio_s / keras_s)
             stalls.append(stall)
