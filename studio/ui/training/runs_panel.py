@@ -194,9 +194,9 @@ class RunsWidget(QWidget):
         self.compare_hint.setEnabled(False)
         self.compare_hint.setWordWrap(True)
         self.compare_hint.setMinimumWidth(40)
-        row.addWidget(self.compare_hint)
         row.addStretch(1)
         box.addLayout(row)
+        box.addWidget(self.compare_hint)  # its own line: a narrow dock wraps it, not the row
         self.plot = make_plot("Runs", "", parent=self)
         self.legend = add_legend(self.plot, "top-right")
         box.addWidget(self.plot, 1)
