@@ -45,11 +45,34 @@ def callbacks(**enabled: dict) -> dict:
     return out
 
 
-def classifier_settings(output: str, epochs: int, batch_size: int = 32, **extra) -> dict:
+def data_settings(source: dict, inputs: dict, outputs: dict, test: float = 0.1) -> dict:
+    """Data settings: ``source`` with 20 % for validation and ``test`` for testing, shuffled
+    with seed 42, cached and prefetched."""
+    return {
+        "source": source,
+        "validation": {"split": 0.2},
+        "test": {"split": test},
+        "inputs": inputs,
+        "outputs": outputs,
+        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
+    }  # fmt: skip
+
+
+def training_settings(
+    outputs: dict[str, tuple[str, str, str]], epochs: int, batch_size: int = 32, **extra
+) -> dict:
+    """Training settings: Adam, and for each output (name -> (loss, metric, metric name)) a
+    loss of weight 1 and one metric; ``extra`` callbacks switched on (see callbacks())."""
     return {
         "optimizer": {"class": "Adam", "params": {}, "schedule": None},
-        "losses": {output: {"class": "SparseCategoricalCrossentropy", "params": {}, "weight": 1.0}},
-        "metrics": {output: [{"class": "SparseCategoricalAccuracy", "params": {"name": "accuracy"}}]},
+        "losses": {
+            output: {"class": loss, "params": {}, "weight": 1.0}
+            for output, (loss, _metric, _name) in outputs.items()
+        },
+        "metrics": {
+            output: [{"class": metric, "params": {"name": name}}]
+            for output, (_loss, metric, name) in outputs.items()
+        },
         "epochs": epochs,
         "batch_size": batch_size,
         "steps_per_execution": 1,
@@ -57,6 +80,13 @@ def classifier_settings(output: str, epochs: int, batch_size: int = 32, **extra)
         "mixed_precision": False,
         "callbacks": callbacks(**extra),
     }
+
+
+CLASSIFIER = ("SparseCategoricalCrossentropy", "SparseCategoricalAccuracy", "accuracy")
+
+
+def classifier_settings(output: str, epochs: int, batch_size: int = 32, **extra) -> dict:
+    return training_settings({output: CLASSIFIER}, epochs, batch_size, **extra)
 
 
 def mnist_cnn() -> Project:
@@ -75,16 +105,13 @@ def mnist_cnn() -> Project:
             Node("dense_1", "Dense", {"units": 10, "activation": "softmax"}),
         ],
     )
-    data = {
-        # The seed trains on keras.datasets.mnist, which downloads; the bundled stand-in is
-        # scikit-learn's digits, upscaled from 8x8 to 28x28 (pick "keras mnist" to use MNIST).
-        "source": {"kind": "bundled", "name": "digits", "image_size": 28},
-        "validation": {"split": 0.2},
-        "test": {"split": 0.1},
-        "inputs": {"image": {"field": "image", "scale": 0.0625}},
-        "outputs": {"dense_1": {"field": "label", "encoding": "sparse"}},
-        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
-    }  # fmt: skip
+    # The seed trains on keras.datasets.mnist, which downloads; the bundled stand-in is
+    # scikit-learn's digits, upscaled from 8x8 to 28x28 (pick "keras mnist" to use MNIST).
+    data = data_settings(
+        {"kind": "bundled", "name": "digits", "image_size": 28},
+        inputs={"image": {"field": "image", "scale": 0.0625}},
+        outputs={"dense_1": {"field": "label", "encoding": "sparse"}},
+    )
     training = classifier_settings(
         "dense_1",
         epochs=10,
@@ -110,14 +137,11 @@ def functional_mlp() -> Project:
             Node("outputs", "Dense", {"units": 10, "activation": "softmax"}),
         ],
     )
-    data = {
-        "source": {"kind": "bundled", "name": "digits", "image_size": 28, "flatten": True},
-        "validation": {"split": 0.2},
-        "test": {"split": 0.1},
-        "inputs": {"inputs": {"field": "image", "scale": 0.0625}},
-        "outputs": {"outputs": {"field": "label", "encoding": "sparse"}},
-        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
-    }  # fmt: skip
+    data = data_settings(
+        {"kind": "bundled", "name": "digits", "image_size": 28, "flatten": True},
+        inputs={"inputs": {"field": "image", "scale": 0.0625}},
+        outputs={"outputs": {"field": "label", "encoding": "sparse"}},
+    )
     return Project(
         name="functional_mlp",
         graph=g,
@@ -151,25 +175,17 @@ def text_classifier() -> Project:
             Node("dense_1", "Dense", {"units": 1, "activation": "sigmoid"}),
         ],
     )
-    data = {
-        # Keras 3 has no Tokenizer: TextVectorization (adapted on the training texts) gives the
-        # token ids, padded or cut to 200 like the seed's pad_sequences(maxlen=200).
-        "source": {"kind": "bundled", "name": "reviews"},
-        "validation": {"split": 0.2},
-        "test": {"split": 0.1},
-        "inputs": {"tokens": {"field": "text",
-                              "text": {"max_tokens": 10000, "sequence_length": 200}}},
-        "outputs": {"dense_1": {"field": "label", "encoding": "raw"}},
-        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
-    }  # fmt: skip
-    training = {
-        "optimizer": {"class": "Adam", "params": {}, "schedule": None},
-        "losses": {"dense_1": {"class": "BinaryCrossentropy", "params": {}, "weight": 1.0}},
-        "metrics": {"dense_1": [{"class": "BinaryAccuracy", "params": {"name": "accuracy"}}]},
-        "epochs": 5, "batch_size": 32, "steps_per_execution": 1,
-        "jit_compile": False, "mixed_precision": False,
-        "callbacks": callbacks(),
-    }  # fmt: skip
+    # Keras 3 has no Tokenizer: TextVectorization (adapted on the training texts) gives the
+    # token ids, padded or cut to 200 like the seed's pad_sequences(maxlen=200).
+    data = data_settings(
+        {"kind": "bundled", "name": "reviews"},
+        inputs={"tokens": {"field": "text",
+                           "text": {"max_tokens": 10000, "sequence_length": 200}}},
+        outputs={"dense_1": {"field": "label", "encoding": "raw"}},
+    )  # fmt: skip
+    training = training_settings(
+        {"dense_1": ("BinaryCrossentropy", "BinaryAccuracy", "accuracy")}, epochs=5
+    )
     return Project(
         name="text_classifier",
         graph=g,
@@ -196,31 +212,19 @@ def multi_io() -> Project:
     g.add_edge(Edge("shared", 0, "regression", "inputs"))
     g.add_edge(Edge("shared", 0, "classification", "inputs"))
     g.set_outputs([Output("regression", 0), Output("classification", 0)])
-    data = {
-        "source": {"kind": "bundled", "name": "multi_io"},
-        "validation": {"split": 0.2},
-        "test": {"split": 0.1},
-        "inputs": {"input1": {"field": "input1"}, "input2": {"field": "input2"}},
-        "outputs": {"regression": {"field": "regression", "encoding": "raw"},
-                    "classification": {"field": "classification", "encoding": "sparse"}},
-        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
-    }  # fmt: skip
-    training = {
-        "optimizer": {"class": "Adam", "params": {}, "schedule": None},
-        "losses": {
-            "regression": {"class": "MeanSquaredError", "params": {}, "weight": 1.0},
-            "classification": {"class": "SparseCategoricalCrossentropy", "params": {},
-                               "weight": 1.0},
+    data = data_settings(
+        {"kind": "bundled", "name": "multi_io"},
+        inputs={"input1": {"field": "input1"}, "input2": {"field": "input2"}},
+        outputs={"regression": {"field": "regression", "encoding": "raw"},
+                 "classification": {"field": "classification", "encoding": "sparse"}},
+    )  # fmt: skip
+    training = training_settings(
+        {
+            "regression": ("MeanSquaredError", "MeanAbsoluteError", "mae"),
+            "classification": CLASSIFIER,
         },
-        "metrics": {
-            "regression": [{"class": "MeanAbsoluteError", "params": {"name": "mae"}}],
-            "classification": [{"class": "SparseCategoricalAccuracy",
-                                "params": {"name": "accuracy"}}],
-        },
-        "epochs": 20, "batch_size": 32, "steps_per_execution": 1,
-        "jit_compile": False, "mixed_precision": False,
-        "callbacks": callbacks(),
-    }  # fmt: skip
+        epochs=20,
+    )
     return Project(
         name="multi_io",
         graph=g,
@@ -241,14 +245,12 @@ def iris_mlp() -> Project:
             Node("species", "Dense", {"units": 3, "activation": "softmax"}),
         ],
     )
-    data = {
-        "source": {"kind": "bundled", "name": "iris"},
-        "validation": {"split": 0.2},
-        "test": {"split": 0.2},
-        "inputs": {"measurements": {"field": "features", "normalize": True}},
-        "outputs": {"species": {"field": "label", "encoding": "sparse"}},
-        "shuffle": True, "seed": 42, "cache": True, "prefetch": True,
-    }  # fmt: skip
+    data = data_settings(
+        {"kind": "bundled", "name": "iris"},
+        inputs={"measurements": {"field": "features", "normalize": True}},
+        outputs={"species": {"field": "label", "encoding": "sparse"}},
+        test=0.2,
+    )
     training = classifier_settings("species", epochs=60, batch_size=16)
     training["optimizer"]["params"] = {"learning_rate": 0.01}
     return Project(

@@ -767,6 +767,41 @@ def _materialise(ds, progress: Progress, text: str) -> tuple[list, list]:
     return xs, ys
 
 
+def _read_class_folders(
+    folder: Path,
+    setting: str,
+    progress: Progress,
+    read: Callable,
+    *,
+    suffixes: tuple[str, ...],
+    files: str,
+    noun: str,
+    **options: Any,
+) -> tuple[list, np.ndarray, list[str]]:
+    """Read ``folder``, one subfolder of files per class, with ``read`` (a
+    ``keras.utils.*_dataset_from_directory``, given ``options``): the batches of samples, the
+    labels (int32) and the class names. ``files`` names the files with one of ``suffixes``
+    ("text files (.txt)") and ``noun`` the samples ("texts") in progress and error messages."""
+    names = _class_folders(folder, setting)
+    if not _has_files(folder, names, suffixes):
+        raise DataError(
+            f"The folder {folder} has no {files} in its class subfolders ({', '.join(names)}).",
+            where=f"{setting}.path",
+        )
+    try:
+        ds = read(
+            str(folder), labels="inferred", label_mode="int", shuffle=False, verbose=False,
+            **options,
+        )  # fmt: skip
+        class_names = list(ds.class_names)
+        batches, labels = _materialise(ds, progress, f"Reading {noun} from {folder.name}")
+    except Exception as exc:  # an unreadable file, a Keras complaint about the folder
+        raise DataError(
+            f"Could not read the {noun} in {folder}: {_first_line(exc)}", where=f"{setting}.path"
+        ) from None
+    return batches, np.concatenate(labels).astype("int32"), class_names
+
+
 def _load_image_folder(spec, base_dir, progress, setting, like) -> Dataset:
     folder = _existing_folder(spec.get("path"), base_dir, f"{setting}.path")
     size = spec.get("image_size") or [256, 256]
@@ -787,32 +822,12 @@ def _load_image_folder(spec, base_dir, progress, setting, like) -> Dataset:
             f"The colour mode must be rgb, grayscale or rgba, not '{color_mode}'.",
             where=f"{setting}.color_mode",
         )
-    names = _class_folders(folder, setting)
-    if not _has_files(folder, names, IMAGE_FORMATS):
-        raise DataError(
-            f"The folder {folder} has no images ({', '.join(IMAGE_FORMATS)}) in its class "
-            f"subfolders ({', '.join(names)}).",
-            where=f"{setting}.path",
-        )
-    try:
-        ds = keras.utils.image_dataset_from_directory(
-            str(folder),
-            labels="inferred",
-            label_mode="int",
-            color_mode=color_mode,
-            batch_size=64,
-            image_size=tuple(size),
-            shuffle=False,
-            verbose=False,
-        )
-        class_names = list(ds.class_names)
-        images, labels = _materialise(ds, progress, f"Reading images from {folder.name}")
-    except Exception as exc:  # an unreadable image, a Keras complaint about the folder
-        raise DataError(
-            f"Could not read the images in {folder}: {_first_line(exc)}", where=f"{setting}.path"
-        ) from None
+    images, y, class_names = _read_class_folders(
+        folder, setting, progress, keras.utils.image_dataset_from_directory,
+        suffixes=IMAGE_FORMATS, files=f"images ({', '.join(IMAGE_FORMATS)})", noun="images",
+        color_mode=color_mode, batch_size=64, image_size=tuple(size),
+    )  # fmt: skip
     x = np.concatenate(images).astype("float32")
-    y = np.concatenate(labels).astype("int32")
     h, w = size
     return Dataset(
         fields={"image": x, "label": y},
@@ -826,30 +841,11 @@ def _load_image_folder(spec, base_dir, progress, setting, like) -> Dataset:
 
 def _load_text_folder(spec, base_dir, progress, setting, like) -> Dataset:
     folder = _existing_folder(spec.get("path"), base_dir, f"{setting}.path")
-    names = _class_folders(folder, setting)
-    if not _has_files(folder, names, (".txt",)):
-        raise DataError(
-            f"The folder {folder} has no text files (.txt) in its class subfolders "
-            f"({', '.join(names)}).",
-            where=f"{setting}.path",
-        )
-    try:
-        ds = keras.utils.text_dataset_from_directory(
-            str(folder),
-            labels="inferred",
-            label_mode="int",
-            batch_size=256,
-            shuffle=False,
-            verbose=False,
-        )
-        class_names = list(ds.class_names)
-        texts, labels = _materialise(ds, progress, f"Reading texts from {folder.name}")
-    except Exception as exc:
-        raise DataError(
-            f"Could not read the texts in {folder}: {_first_line(exc)}", where=f"{setting}.path"
-        ) from None
+    texts, y, class_names = _read_class_folders(
+        folder, setting, progress, keras.utils.text_dataset_from_directory,
+        suffixes=(".txt",), files="text files (.txt)", noun="texts", batch_size=256,
+    )  # fmt: skip
     x = _strings([t for batch in texts for t in batch])
-    y = np.concatenate(labels).astype("int32")
     return Dataset(
         fields={"text": x, "label": y},
         classes={"label": class_names},
@@ -1931,23 +1927,14 @@ def preview(
     checks = [
         {
             "name": name,
-            "role": "input",
+            "role": role,
             "expected": _shape_text(shape),
             "got": "",
             "ok": False,
             "message": "",
         }
-        for name, shape in inputs.items()
-    ] + [
-        {
-            "name": name,
-            "role": "output",
-            "expected": _shape_text(shape),
-            "got": "",
-            "ok": False,
-            "message": "",
-        }
-        for name, shape in outputs.items()
+        for role, shapes in (("input", inputs), ("output", outputs))
+        for name, shape in shapes.items()
     ]
     result["checks"] = checks
     try:

@@ -37,7 +37,6 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -52,7 +51,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QTableWidget,
@@ -75,18 +73,20 @@ from studio.core.settings import (
 from studio.core.validation import ERROR, Diagnostic
 from studio.ui.document import Document
 from studio.ui.panels import ERROR_COLOR, WARNING_COLOR, format_shape, muted_color
-from studio.ui.panels.inspector import _UndoPassThrough, format_number, same_value
-from studio.ui.training.settings_panel import (
+from studio.ui.panels.inspector import _WheelGuard, format_number
+from studio.ui.training.forms import (
+    Combo,
     Section,
-    _Combo,
+    SettingsPage,
     bold,
-    diagnostic_target,
     discard,
     error_label,
     make_field,
     make_form,
     muted,
     set_text_color,
+    show_on,
+    with_error,
 )
 
 PREVIEW_DELAY_MS = 400
@@ -294,7 +294,7 @@ def image_from_array(array: Any) -> QImage | None:
 
 
 # =========================================================================== small widgets
-class _EditCombo(_Combo):
+class _EditCombo(Combo):
     """An editable combo box whose value is its text; ``committed`` when the user picks an
     item or finishes typing."""
 
@@ -352,7 +352,7 @@ class _EditCombo(_Combo):
             self._setting = False
 
 
-class _PercentSpin(QDoubleSpinBox):
+class _PercentSpin(_WheelGuard, QDoubleSpinBox):
     """A fraction (0.2) shown as a percentage (20 %)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -376,20 +376,15 @@ class _PercentSpin(QDoubleSpinBox):
             self.setValue(f * 100)
             self.blockSignals(False)
 
-    def wheelEvent(self, event):  # noqa: N802 - Qt override
-        if not self.hasFocus():
-            event.ignore()
-            return
-        super().wheelEvent(event)
 
-
-def _row_widget(*widgets: QWidget, stretch: int = 0) -> QWidget:
+def _row_widget(*widgets: QWidget, stretch: int | None = None) -> QWidget:
+    """``widgets`` side by side; the one at index ``stretch`` takes the spare room."""
     box = QWidget()
     row = QHBoxLayout(box)
     row.setContentsMargins(0, 0, 0, 0)
     row.setSpacing(4)
     for i, w in enumerate(widgets):
-        row.addWidget(w, stretch if i == stretch else 0)
+        row.addWidget(w, 1 if i == stretch else 0)
     return box
 
 
@@ -560,7 +555,7 @@ class _OutputRow:
         self.field = _EditCombo(parent, "field")
         self.field.setToolTip(f"The field of the data that holds the targets of '{name}'.")
         self.field.committed.connect(lambda: panel.set_output_field(name, self.field.text()))
-        self.encoding = _Combo(parent)
+        self.encoding = Combo(parent)
         self.encoding.setMinimumContentsLength(5)
         tips = {
             "sparse": "Integer class ids (SparseCategoricalCrossentropy)",
@@ -585,12 +580,7 @@ class _OutputRow:
     def update_from(self, mapping: dict, fields: list[tuple[str, str]]) -> None:
         self.field.set_items(fields)
         self.field.set_text(str(mapping.get("field") or ""))
-        encoding = mapping.get("encoding", "sparse")
-        i = self.encoding.findData(encoding)
-        if i < 0:
-            self.encoding.addItem(f"{encoding} (unknown)", encoding)
-            i = self.encoding.count() - 1
-        self.encoding.setCurrentIndex(i)
+        _select(self.encoding, mapping.get("encoding", "sparse"))
 
     def show_diagnostic(self, message: str | None) -> None:
         self.error.setText(message or "")
@@ -647,7 +637,7 @@ class SourceEditor(QWidget):
         form = make_form()
         layout.addLayout(form)
         self.form = form
-        self.kind_combo = _Combo()
+        self.kind_combo = Combo()
         if self.main:
             self.kind_combo.addItem("Choose a source…", None)
         for kind, text in KINDS:
@@ -656,17 +646,11 @@ class SourceEditor(QWidget):
                                         Qt.ItemDataRole.ToolTipRole)  # fmt: skip
         self.kind_combo.setToolTip(f"Where the {self.part} data comes from.")
         self.kind_combo.activated.connect(lambda _i: self.set_kind(self.kind_combo.currentData()))
-        self.kind_error = error_label()
-        kind_box = QWidget()
-        v = QVBoxLayout(kind_box)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.setSpacing(1)
-        v.addWidget(self.kind_combo)
-        v.addWidget(self.kind_error)
+        kind_box, self.kind_error = with_error(self.kind_combo)
         form.addRow("Kind", kind_box)
 
         # bundled
-        self.bundled_combo = _Combo()
+        self.bundled_combo = Combo()
         for name in BUNDLED:
             self.bundled_combo.addItem(BUNDLED_TEXT.get(name, name), name)
         self.bundled_combo.setToolTip("A dataset that ships with Studio (no download).")
@@ -675,7 +659,7 @@ class SourceEditor(QWidget):
                 "name", self.bundled_combo.currentData(), "Choose bundled dataset"
             )  # fmt: skip
         )
-        self.digits_size = _Combo()
+        self.digits_size = Combo()
         self.digits_size.addItem("8 × 8 (original)", 8)
         self.digits_size.addItem("28 × 28 (upscaled, like MNIST)", 28)
         self.digits_size.setToolTip("The digits are 8x8 images; 28 upscales them to MNIST's size.")
@@ -697,14 +681,7 @@ class SourceEditor(QWidget):
         self.browse_button = QPushButton("Browse…")
         self.browse_button.clicked.connect(self.browse)
         self.path_row = _row_widget(self.path_edit, self.browse_button)
-        self.path_error = error_label()
-        path_box = QWidget()
-        v = QVBoxLayout(path_box)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.setSpacing(1)
-        v.addWidget(self.path_row)
-        v.addWidget(self.path_error)
-        self.path_box = path_box
+        self.path_box, self.path_error = with_error(self.path_row)
         # csv
         self.target_combo = _EditCombo(placeholder="column")
         self.target_combo.setToolTip("The column that holds the targets.")
@@ -761,7 +738,7 @@ class SourceEditor(QWidget):
         for spin in (self.image_h, self.image_w):
             spin.editingFinished.connect(self._commit_image_size)
         self.image_size_row = _row_widget(self.image_h, QLabel("×"), self.image_w)
-        self.color_combo = _Combo()
+        self.color_combo = Combo()
         for mode in ("rgb", "grayscale", "rgba"):
             self.color_combo.addItem(mode, mode)
         self.color_combo.activated.connect(
@@ -770,7 +747,7 @@ class SourceEditor(QWidget):
             )  # fmt: skip
         )
         # keras
-        self.keras_combo = _Combo()
+        self.keras_combo = Combo()
         for name in KERAS_DATASETS:
             self.keras_combo.addItem(KERAS_TEXT.get(name, name), name)
         self.keras_combo.setToolTip("Downloaded on first use into ~/.keras/datasets.")
@@ -845,7 +822,7 @@ class SourceEditor(QWidget):
     def sinks(self) -> dict[str, Callable[[str | None], None]]:
         """Where the diagnostics of this source show: the path's under the path, the rest
         under the kind."""
-        return {self.key: _shower(self.kind_error), f"{self.key}.path": _shower(self.path_error)}
+        return {self.key: show_on(self.kind_error), f"{self.key}.path": show_on(self.path_error)}
 
     # ------------------------------------------------------------------ refreshing
     def update_from(self, source: Any) -> None:
@@ -1138,7 +1115,7 @@ class SourceEditor(QWidget):
 
 
 # =========================================================================== the panel
-class DataWidget(QWidget):
+class DataWidget(SettingsPage):
     """Edits ``settings["data"]`` of ``document`` and previews the data with ``engine`` (an
     :class:`~studio.ui.engine_client.EngineClient`, or None).
 
@@ -1149,14 +1126,15 @@ class DataWidget(QWidget):
     """
 
     previewReady = Signal(object)
-    settingsEdited = Signal(str)
+
+    section = "data"
+    complete_settings = staticmethod(data_settings)
+    edit_errors = (*SettingsPage.edit_errors, ValueError)
 
     def __init__(self, document: Document, engine=None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.document = document
+        super().__init__(document, parent)
         self.engine = None
         self.preview_result: dict | None = None
-        self.diagnostics: list[Diagnostic] = []
         self._job: int | None = None
         self._job_started = 0.0
         self._want_preview = False  # run a preview once the engine has loaded
@@ -1164,44 +1142,17 @@ class DataWidget(QWidget):
         # The last fraction and separate source of each part, to switch back to.
         self._fractions: dict[str, float] = {"validation": 0.2, "test": 0.1}
         self._separate: dict[str, dict] = {}
-        self._open: dict[str, bool] = {}
-        self._sinks: dict[str, Callable[[str | None], None]] = {}
-        self._shown: dict[str, str] = {}
-        self._read_error: str | None = None
-        self.setMinimumWidth(280)
-        self._undo_passthrough = _UndoPassThrough(self)
-        QApplication.instance().focusChanged.connect(self._undo_passthrough.watch)
-
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.page = QWidget()
-        page = QVBoxLayout(self.page)
-        page.setContentsMargins(8, 8, 8, 8)
-        page.setSpacing(6)
-        self.problems_label = error_label(self.page)
-        page.addWidget(self.problems_label)
+        page = self.page_layout
         self._build_source(page)
         self._build_splits(page)
         self._build_mapping(page)
         self._build_preview(page)
-        page.addStretch(1)
-        self.scroll.setWidget(self.page)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
+        self._finish()
 
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(lambda: self.preview(auto=True))
-        self._graph_timer = QTimer(self)
-        self._graph_timer.setSingleShot(True)
-        self._graph_timer.setInterval(0)
-        self._graph_timer.timeout.connect(self._on_graph_settled)
-        document.settingsChanged.connect(self._on_settings_changed)
-        document.graphChanged.connect(self._on_graph_changed)
         document.pathChanged.connect(self._on_path_changed)
         self.set_engine(engine)
         self.refresh()
@@ -1228,7 +1179,7 @@ class DataWidget(QWidget):
         form = make_form()
         section.body_layout.addLayout(form)
         self.splits_form = form
-        self.part_modes: dict[str, _Combo] = {}
+        self.part_modes: dict[str, Combo] = {}
         self.part_spins: dict[str, _PercentSpin] = {}
         self.part_errors: dict[str, QLabel] = {}
         self.part_sources: dict[str, SourceEditor] = {}
@@ -1238,7 +1189,7 @@ class DataWidget(QWidget):
             "test": "The part of the data held out to test the final model.",
         }
         for part in ("validation", "test"):
-            mode = _Combo()
+            mode = Combo()
             mode.setMinimumContentsLength(6)
             for key, text in PART_MODES:
                 if key != "builtin":
@@ -1254,14 +1205,8 @@ class DataWidget(QWidget):
             spin.valueChanged.connect(
                 lambda _v, p=part: self.set_split(p, self.part_spins[p].fraction())
             )
-            row = QWidget()
-            h = QHBoxLayout(row)
-            h.setContentsMargins(0, 0, 0, 0)
-            h.setSpacing(4)
-            h.addWidget(mode, 1)
-            h.addWidget(spin)
-            error = error_label()
-            form.addRow(part.capitalize(), self._with_error(row, error))
+            box, error = with_error(_row_widget(mode, spin, stretch=0))
+            form.addRow(part.capitalize(), box)
             # A separate source: the same editor as the training source's, under its choice
             # with a rule on its left, shown only while that is chosen.
             editor = SourceEditor(self, (part, "source"))
@@ -1297,16 +1242,6 @@ class DataWidget(QWidget):
         self.prefetch.clicked.connect(lambda on: self.set_option("prefetch", on))
         form.addRow("Pipeline", _row_widget(self.cache, self.prefetch, stretch=1))
         page.addWidget(section)
-
-    @staticmethod
-    def _with_error(widget: QWidget, err: QLabel) -> QWidget:
-        box = QWidget()
-        v = QVBoxLayout(box)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.setSpacing(1)
-        v.addWidget(widget)
-        v.addWidget(err)
-        return box
 
     def _build_mapping(self, page: QVBoxLayout) -> None:
         section = Section("Mapping", self.page)
@@ -1378,30 +1313,11 @@ class DataWidget(QWidget):
         page.addWidget(section)
 
     # ------------------------------------------------------------------ reading
-    def settings(self) -> dict[str, Any]:
-        """The complete data settings the panel shows (defaults filled in)."""
-        settings = self.document.project.settings
-        if "data" in settings and not isinstance(settings["data"], dict):
-            settings = {k: v for k, v in settings.items() if k != "data"}
-        try:
-            out = data_settings(settings, self.document.graph)
-        except Exception as exc:  # a hand-edited file with the wrong structure
-            self._read_error = (
-                f"The project's data settings cannot be read ({exc}); the panel shows the "
-                "defaults, and the next edit replaces them."
-            )
-            return data_settings({}, self.document.graph)
-        self._read_error = None
-        return out
-
     def error_text(self, key: str) -> str:
         """The red text shown for the setting ``key`` (or for the line it falls under)."""
         if key == self.seed.key:
             return self.seed.error_text()
-        target = diagnostic_target(key, self._sinks)
-        if target is None:
-            return self.problems_label.text() if self.problems_label.isVisibleTo(self) else ""
-        return self._shown.get(target, "")
+        return self._shown_text(key)
 
     def _fields(self) -> list[tuple[str, str]]:
         """Field names for the mapping combos, with a tooltip each: the last preview's, else
@@ -1426,10 +1342,6 @@ class DataWidget(QWidget):
         if key == "data":
             self.refresh()
             self._schedule_preview()
-
-    def _on_graph_changed(self, event) -> None:
-        if getattr(event, "kind", "") != "node_moved":
-            self._graph_timer.start()
 
     def _on_graph_settled(self) -> None:
         self.refresh()
@@ -1567,57 +1479,20 @@ class DataWidget(QWidget):
                                       param="data")]  # fmt: skip
         self.diagnostics = [d for d in diagnostics if (d.param or "").startswith("data")]
         sinks: dict[str, Callable[[str | None], None]] = {
-            "data.validation": _shower(self.validation_error),
-            "data.test": _shower(self.test_error),
+            "data.validation": show_on(self.validation_error),
+            "data.test": show_on(self.test_error),
             self.seed.key: self.seed.show_diagnostic,
         }
         for editor in self.source_editors():
             sinks.update(editor.sinks())
         for row in [*self.input_rows.values(), *self.output_rows.values()]:
             sinks[row.key] = row.show_diagnostic
-        self._sinks = sinks
-        messages: dict[str, list[Diagnostic]] = {}
-        loose: list[Diagnostic] = []
-        for d in self.diagnostics:
-            target = diagnostic_target(d.param, sinks)
-            if target is None:
-                loose.append(d)
-            else:
-                messages.setdefault(target, []).append(d)
-        self._shown = {k: "\n".join(d.message for d in ds) for k, ds in messages.items()}
-        for key, show in sinks.items():
-            show(self._shown.get(key))
+        by_sink = self._route_diagnostics(sinks)
         for editor in self.source_editors():
-            warn_only = all(d.severity != ERROR for d in messages.get(editor.key, []))
+            warn_only = all(d.severity != ERROR for d in by_sink.get(editor.key, []))
             set_text_color(editor.kind_error, WARNING_COLOR if warn_only else ERROR_COLOR)
-        lines = [d.message for d in loose]
-        if self._read_error:
-            lines.insert(0, self._read_error)
-        self.problems_label.setText("\n".join(lines))
-        self.problems_label.setVisible(bool(lines))
-
-    def remember(self, key: str, on: bool) -> None:
-        self._open[key] = on
 
     # ------------------------------------------------------------------ edits
-    def change(self, text: str, merge_key: str, mutate: Callable[[dict], None]) -> bool:
-        """Apply ``mutate`` to a copy of the complete data settings and store the result as
-        one undoable step (merged with the previous step of the same ``merge_key``)."""
-        current = self.settings()
-        new = copy.deepcopy(current)
-        try:
-            mutate(new)
-        except (KeyError, IndexError, TypeError, AttributeError, ValueError):
-            self.refresh()  # the row has just gone (an undo while it had focus)
-            return False
-        if same_value(new, current):
-            self.refresh()
-            return False
-        done = self.document.set_setting("data", new, text=text, merge_key=f"data.{merge_key}")
-        if done:
-            self.settingsEdited.emit(text)
-        return done
-
     # The main source's edits, kept under the panel's names.
     def set_kind(self, kind: str | None) -> None:
         self.source_editor.set_kind(kind)
@@ -2111,14 +1986,6 @@ def _select(combo: QComboBox, value: Any) -> None:
         combo.addItem(f"{value} (unknown)", value)
         i = combo.count() - 1
     combo.setCurrentIndex(i)
-
-
-def _shower(label: QLabel) -> Callable[[str | None], None]:
-    def show(message: str | None) -> None:
-        label.setText(message or "")
-        label.setVisible(bool(message))
-
-    return show
 
 
 def _first_lines(text: str, n: int = 6) -> str:

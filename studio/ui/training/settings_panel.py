@@ -21,14 +21,11 @@ so typing never loses focus.
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QPalette
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -37,7 +34,6 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
@@ -55,14 +51,24 @@ from studio.core.settings import (
 )
 from studio.core.validation import ERROR, Diagnostic
 from studio.ui.document import Document
-from studio.ui.panels import ERROR_COLOR, WARNING_COLOR, muted_color
-from studio.ui.panels.inspector import (
-    NamedEditor,
-    ParamEditor,
-    _UndoPassThrough,
-    doc_tooltip,
-    make_editor,
-    same_value,
+from studio.ui.panels import ERROR_COLOR, WARNING_COLOR
+from studio.ui.panels.inspector import NamedEditor, ParamEditor, same_value
+from studio.ui.training.forms import (
+    Combo,
+    Disclosure,
+    ParamField,
+    Section,
+    SettingsPage,
+    bold,
+    discard,
+    editing_spec,
+    error_label,
+    make_field,
+    make_form,
+    muted,
+    set_text_color,
+    show_on,
+    with_error,
 )
 
 #: Optimizer parameters shown at once; the others are under "More options".
@@ -113,54 +119,6 @@ SCHEDULE_NONE = "None (constant)"
 
 
 # =========================================================================== helpers
-def error_label(parent: QWidget | None = None) -> QLabel:
-    """A red, word-wrapped, selectable label, hidden until it has a message."""
-    label = QLabel(parent)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
-    set_text_color(label, ERROR_COLOR)
-    label.hide()
-    return label
-
-
-def set_text_color(label: QLabel, color) -> QLabel:
-    pal = label.palette()
-    pal.setColor(QPalette.ColorRole.WindowText, color)
-    label.setPalette(pal)
-    return label
-
-
-def muted(label: QLabel) -> QLabel:
-    return set_text_color(label, muted_color(label.palette()))
-
-
-def bold(widget: QWidget) -> QWidget:
-    font = QFont(widget.font())
-    font.setBold(True)
-    widget.setFont(font)
-    return widget
-
-
-def make_form() -> QFormLayout:
-    form = QFormLayout()
-    form.setContentsMargins(0, 0, 0, 0)
-    form.setHorizontalSpacing(8)
-    form.setVerticalSpacing(4)
-    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
-    form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return form
-
-
-def discard(widget: QWidget) -> None:
-    """Hide ``widget`` and delete it later (it may hold the sender of the signal being
-    handled)."""
-    widget.hide()
-    widget.setProperty("discarded", True)
-    widget.deleteLater()
-
-
 def _discarded(widget: QWidget, top: QWidget) -> bool:
     w = widget
     while w is not None and w is not top:
@@ -197,32 +155,6 @@ def snake_case(name: str) -> str:
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
 
 
-def diagnostic_target(key: str, targets: Iterable[str]) -> str | None:
-    """The most specific target that ``key`` (a dotted setting path) falls under."""
-    best = None
-    for t in targets:
-        if (key == t or key.startswith(t + ".")) and (best is None or len(t) > len(best)):
-            best = t
-    return best
-
-
-def editing_spec(p: ParamSpec, value: Any) -> ParamSpec:
-    """The spec a field is made from: an ``any`` parameter holding a number or a flag (a
-    schedule's ``decay_steps``) gets a spin box or a check box rather than a JSON field."""
-    if p.kind != "any":
-        return p
-    if isinstance(value, bool):
-        kind = "bool"
-    elif isinstance(value, int):
-        kind = "int"
-    elif isinstance(value, float):
-        kind = "float"
-    else:
-        return p
-    default = value if p.required or p.default is None else p.default
-    return replace(p, kind=kind, default=default, nullable=False)
-
-
 def store_param(params: dict, p: ParamSpec, value: Any, starter: dict | None = None) -> None:
     """Set ``params[p.name]`` to ``value``, or drop it when it is the default. Required and
     starter parameters are kept whatever their value; an emptied field means the default."""
@@ -244,7 +176,7 @@ def as_metric(entry: Any) -> dict[str, Any]:
 
 
 def class_combo(names: Sequence[str], specs: dict[str, ClassSpec], extra: Sequence[str] = ()):
-    combo = _Combo()
+    combo = Combo()
     combo.setMaxVisibleItems(24)
     for name in extra:
         combo.addItem(name, name)
@@ -265,167 +197,6 @@ def select_data(combo: QComboBox, value: Any, unknown: str = "{} (unknown)") -> 
             return
     combo.addItem(unknown.format(value), value)
     combo.setCurrentIndex(combo.count() - 1)
-
-
-class _Combo(QComboBox):
-    """A combo box that a wheel turned over it while unfocused does not change."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.setMinimumContentsLength(8)
-
-    def wheelEvent(self, event):  # noqa: N802 - Qt override
-        if not self.hasFocus():
-            event.ignore()
-            return
-        super().wheelEvent(event)
-
-
-class Disclosure(QToolButton):
-    """A flat "▸ More options" button that shows and hides ``body``."""
-
-    def __init__(self, text: str, body: QWidget, open_: bool = False, parent=None) -> None:
-        super().__init__(parent)
-        self.body = body
-        self._text = text
-        self.setCheckable(True)
-        self.setAutoRaise(True)
-        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
-        self.setStyleSheet("QToolButton { border: none; padding: 1px 2px; }")
-        self.toggled.connect(self._toggled)
-        self.setChecked(open_)
-        self._toggled(open_)
-
-    def set_label(self, text: str) -> None:
-        self._text = text
-        self.setText(text)
-
-    def _toggled(self, on: bool) -> None:
-        self.body.setVisible(on)
-        self.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
-        self.setText(self._text)
-
-
-class Section(QWidget):
-    """A titled, collapsible part of a panel: a bold header with a rule, then the body."""
-
-    def __init__(self, title: str, parent: QWidget | None = None, open_: bool = True) -> None:
-        super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(2)
-        header = QHBoxLayout()
-        header.setContentsMargins(0, 0, 0, 0)
-        self.body = QWidget(self)
-        self.body_layout = QVBoxLayout(self.body)
-        self.body_layout.setContentsMargins(4, 2, 0, 8)
-        self.body_layout.setSpacing(4)
-        self.button = Disclosure(title, self.body, open_, self)
-        bold(self.button)
-        rule = QFrame(self)
-        rule.setFrameShape(QFrame.Shape.HLine)
-        rule.setFrameShadow(QFrame.Shadow.Sunken)
-        header.addWidget(self.button)
-        header.addWidget(rule, 1)
-        outer.addLayout(header)
-        outer.addWidget(self.body)
-
-
-# =========================================================================== fields
-class ParamField:
-    """One row of a form: an editor with its error line under it."""
-
-    def __init__(self, key: str, p: ParamSpec, editor: ParamEditor, parent: QWidget) -> None:
-        self.key = key  # the setting's dotted path, as check_settings names it
-        self.p = p
-        self.editor = editor
-        self.local_error: str | None = None  # text that could not be read
-        self.diagnostic: str | None = None
-        self.shown: Any = None
-        self.container = QWidget(parent)
-        box = QVBoxLayout(self.container)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(1)
-        editor.setParent(self.container)
-        box.addWidget(editor)
-        self.error_label = error_label(self.container)
-        box.addWidget(self.error_label)
-        self.label: QLabel | None = None
-
-    def show_local(self, message: str | None) -> None:
-        self.local_error = message
-        self._show()
-
-    def show_diagnostic(self, message: str | None) -> None:
-        self.diagnostic = message
-        self._show()
-
-    def _show(self) -> None:
-        text = self.local_error or self.diagnostic or ""
-        self.error_label.setText(text)
-        self.error_label.setVisible(bool(text))
-
-    def set_value(self, value: Any) -> None:
-        editor = self.editor
-        if editor.dirty and editor.is_editing():
-            return  # the user is typing here
-        if self.local_error is not None and same_value(value, self.shown):
-            return  # keep the unreadable text and its reason until the user fixes it
-        self.local_error = None
-        self._show()
-        self.shown = value
-        editor.set_value(value)
-
-    def error_text(self) -> str:
-        return self.error_label.text() if self.error_label.isVisibleTo(self.container) else ""
-
-
-def make_field(
-    key: str,
-    p: ParamSpec,
-    value: Any,
-    parent: QWidget,
-    form: QFormLayout,
-    label: str | None = None,
-    commit: Callable[[ParamField, Any], None] | None = None,
-    catalog: Any = None,
-) -> ParamField:
-    """A field for ``p`` in ``form``, showing ``value``; ``commit(field, value)`` is called
-    with each value the user settles on (an unreadable text shows its reason instead)."""
-    spec = editing_spec(p, value)
-    if p.kind == "str" and p.name == "monitor":  # an editable list of the logged quantities
-        editor: ParamEditor = NamedEditor(spec, ["val_loss", "loss"], None)
-    else:
-        editor = make_editor(spec, catalog, value)
-    field = ParamField(key, p, editor, parent)
-    text = label or p.name
-    if p.required:
-        text += " *"
-    lab = QLabel(text, parent)
-    tip = editor.doc_tip or doc_tooltip(p)
-    for w in (lab, editor, editor.main_widget()):
-        w.setToolTip(tip)
-    field.label = lab
-    form.addRow(lab, field.container)
-    field.set_value(value)
-
-    def committed() -> None:
-        try:
-            v = field.editor.value()
-        except ValueError as exc:
-            field.show_local(str(exc))
-            return
-        field.editor.dirty = False
-        field.local_error = None
-        field._show()
-        if commit is not None:
-            commit(field, v)
-
-    editor.committed.connect(committed)
-    return field
 
 
 class _NoCatalog:
@@ -523,26 +294,11 @@ class ParamForm(QWidget):
 
 def _class_row(form: QFormLayout, label: str, combo: QComboBox, parent: QWidget):
     """A class combo in a form with an error line under it; returns the error label."""
-    box = QWidget(parent)
-    v = QVBoxLayout(box)
-    v.setContentsMargins(0, 0, 0, 0)
-    v.setSpacing(1)
-    combo.setParent(box)
-    v.addWidget(combo)
-    err = error_label(box)
-    v.addWidget(err)
+    box, err = with_error(combo, parent)
     lab = QLabel(label, parent)
     lab.setToolTip(combo.toolTip())
     form.addRow(lab, box)
     return err
-
-
-def _show_on(label: QLabel) -> Callable[[str | None], None]:
-    def show(message: str | None) -> None:
-        label.setText(message or "")
-        label.setVisible(bool(message))
-
-    return show
 
 
 # =========================================================================== sections
@@ -665,8 +421,8 @@ class _OptimizerPart(QWidget):
 
     def sinks(self) -> dict[str, Callable[[str | None], None]]:
         out = {
-            "training.optimizer": _show_on(self.class_error),
-            "training.optimizer.schedule": _show_on(self.schedule_error),
+            "training.optimizer": show_on(self.class_error),
+            "training.optimizer.schedule": show_on(self.schedule_error),
         }
         if self.form is not None:
             out.update(self.form.sinks())
@@ -736,7 +492,7 @@ class _MetricRow(QWidget):
             self.form.set_params(metric["params"])
 
     def sinks(self) -> dict[str, Callable[[str | None], None]]:
-        out = {self.key: _show_on(self.error)}
+        out = {self.key: show_on(self.error)}
         if self.form is not None:
             out.update(self.form.sinks())
         return out
@@ -871,7 +627,7 @@ class _OutputBox(QFrame):
 
     def sinks(self) -> dict[str, Callable[[str | None], None]]:
         out = {
-            f"training.losses.{self.output}": _show_on(self.loss_error),
+            f"training.losses.{self.output}": show_on(self.loss_error),
             self.weight.key: self.weight.show_diagnostic,
         }
         if self.loss_form is not None:
@@ -938,7 +694,7 @@ class _CallbackRow(QWidget):
             self.options.set_label("options" + (f" ({n} set)" if n else ""))
 
     def sinks(self) -> dict[str, Callable[[str | None], None]]:
-        out = {self.key: _show_on(self.error)}
+        out = {self.key: show_on(self.error)}
         if self.form is not None:
             out.update(self.form.sinks())
         return out
@@ -960,38 +716,20 @@ def _set_suggestions(editor: NamedEditor, names: list[str]) -> None:
 
 
 # =========================================================================== the panel
-class TrainingSettingsWidget(QWidget):
+class TrainingSettingsWidget(SettingsPage):
     """Edits ``settings["training"]`` of ``document``.
 
     Signals:
         settingsEdited(str): after the panel changed the settings (the undo text).
     """
 
-    settingsEdited = Signal(str)
+    section = "training"
+    complete_settings = staticmethod(training_settings)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.document = document
+        super().__init__(document, parent)
         self.catalog: TrainingCatalog = load_training_catalog()
-        self._open: dict[str, bool] = {}
-        self._sinks: dict[str, Callable[[str | None], None]] = {}
-        self._shown: dict[str, str] = {}
-        self._read_error: str | None = None
-        self.diagnostics: list[Diagnostic] = []
-        self.setMinimumWidth(280)
-        self._undo_passthrough = _UndoPassThrough(self)
-        QApplication.instance().focusChanged.connect(self._undo_passthrough.watch)
-
-        self.scroll = QScrollArea(self)
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.page = QWidget()
-        page = QVBoxLayout(self.page)
-        page.setContentsMargins(8, 8, 8, 8)
-        page.setSpacing(6)
-        self.problems_label = error_label(self.page)
-        page.addWidget(self.problems_label)
+        page = self.page_layout
 
         self.optimizer_section = Section("Optimizer", self.page)
         self.optimizer = _OptimizerPart(self)
@@ -1032,42 +770,10 @@ class TrainingSettingsWidget(QWidget):
         note = muted(QLabel("Callbacks write into the run's folder.", self.page))
         self.callbacks_section.body_layout.addWidget(note)
         page.addWidget(self.callbacks_section)
-        page.addStretch(1)
-        self.scroll.setWidget(self.page)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.scroll)
-
-        self._graph_timer = QTimer(self)
-        self._graph_timer.setSingleShot(True)
-        self._graph_timer.setInterval(0)
-        self._graph_timer.timeout.connect(self.refresh)
-        document.settingsChanged.connect(self._on_settings_changed)
-        document.graphChanged.connect(self._on_graph_changed)
+        self._finish()
         self.refresh()
 
     # ------------------------------------------------------------------ reading
-    def settings(self) -> dict[str, Any]:
-        """The complete training settings the panel shows (defaults filled in)."""
-        try:
-            out = training_settings(self._project_settings(), self.document.graph)
-        except Exception as exc:  # a hand-edited file with the wrong structure
-            self._read_error = (
-                f"The project's training settings cannot be read ({exc}); the panel shows "
-                "the defaults, and the next edit replaces them."
-            )
-            return training_settings({}, self.document.graph)
-        self._read_error = None
-        return out
-
-    def _project_settings(self) -> dict[str, Any]:
-        """The project's settings, with a ``training`` value that is not an object left out
-        (check_settings reports it; the panel shows the defaults)."""
-        settings = self.document.project.settings
-        if "training" in settings and not isinstance(settings["training"], dict):
-            return {k: v for k, v in settings.items() if k != "training"}
-        return settings
-
     def field(self, key: str) -> ParamEditor | None:
         """The editor of a setting by its dotted path (``training.optimizer.params.beta_1``,
         ``training.epochs``, ``training.losses.dense.weight``), or None."""
@@ -1082,10 +788,7 @@ class TrainingSettingsWidget(QWidget):
         for f in self._fields():
             if f.key == key:
                 return f.error_text()
-        target = diagnostic_target(key, self._sinks)
-        if target is None:
-            return self.problems_label.text() if self.problems_label.isVisibleTo(self) else ""
-        return self._shown.get(target, "")
+        return self._shown_text(key)
 
     def output_box(self, output: str) -> _OutputBox:
         return self.outputs[output]
@@ -1107,10 +810,6 @@ class TrainingSettingsWidget(QWidget):
     def _on_settings_changed(self, key: str) -> None:
         if key == "training":
             self.refresh()
-
-    def _on_graph_changed(self, event) -> None:
-        if getattr(event, "kind", "") != "node_moved":
-            self._graph_timer.start()  # once per command, not once per graph event
 
     def refresh(self) -> None:
         """Show the document's settings (keeps the field being edited as it is)."""
@@ -1174,54 +873,11 @@ class TrainingSettingsWidget(QWidget):
             sinks[field.key] = field.show_diagnostic
         for row in self.callbacks.values():
             sinks.update(row.sinks())
-        self._sinks = sinks
-        messages: dict[str, list[str]] = {}
-        loose: list[str] = []
-        for d in self.diagnostics:
-            target = diagnostic_target(d.param, sinks)
-            if target is None:
-                loose.append(d.message)
-            else:
-                messages.setdefault(target, []).append(d.message)
-        self._shown = {key: "\n".join(lines) for key, lines in messages.items()}
-        for key, show in sinks.items():
-            show(self._shown.get(key))
-        if self._read_error:
-            loose.insert(0, self._read_error)
-        self.problems_label.setText("\n".join(loose))
-        self.problems_label.setVisible(bool(loose))
+        self._route_diagnostics(sinks)
         warn = not self._read_error and all(d.severity != ERROR for d in self.diagnostics)
         set_text_color(self.problems_label, WARNING_COLOR if warn else ERROR_COLOR)
 
-    # ------------------------------------------------------------------ open/closed states
-    def is_open(self, key: str) -> bool:
-        return self._open.get(key, False)
-
-    def remember(self, key: str, on: bool) -> None:
-        self._open[key] = on
-
     # ------------------------------------------------------------------ edits
-    def change(self, text: str, merge_key: str, mutate: Callable[[dict], None]) -> bool:
-        """Apply ``mutate`` to a copy of the complete settings and store it as one undoable
-        step (merged with the previous step of the same ``merge_key``)."""
-        current = self.settings()
-        new = copy.deepcopy(current)
-        try:
-            mutate(new)
-        except (KeyError, IndexError, TypeError, AttributeError):
-            # The field belongs to something that has just gone (an output removed by an
-            # undo while its field had focus): nothing to change.
-            self.refresh()
-            return False
-        if same_value(new, current):
-            self.refresh()  # e.g. a field whose text changed back: show the stored value
-            return False
-        done = self.document.set_setting("training", new, text=text,
-                                         merge_key=f"training.{merge_key}")  # fmt: skip
-        if done:
-            self.settingsEdited.emit(text)
-        return done
-
     def set_optimizer(self, name: str) -> None:
         spec = self.catalog.get("optimizers", name)
         if spec is None:
