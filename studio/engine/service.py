@@ -9,7 +9,7 @@ window stays smooth, and a crash inside TensorFlow cannot take the editor down w
 Messages (tuples, pickled by ``multiprocessing``):
 
 * to the engine: ``("shapes", generation, graph)``, ``("job", job_id, kind, args)`` (kinds:
-  ``"import"``, ``"shapes-of"``, ``"clear-cache"``, ``"data-preview"``),
+  ``"import"``, ``"shapes-of"``, ``"clear-cache"``, ``"data-preview"``, ``"export"``),
   ``("quit",)``;
 * from the engine: ``("loaded", versions, seconds)``, ``("load_failed", message)``,
   ``("shapes", generation, ShapeResult)``, ``("job", job_id, result, error)``,
@@ -29,6 +29,10 @@ def _job(kind: str, args: tuple) -> Any:
         from studio.engine.importer import import_model_file
 
         return import_model_file(*args)
+    if kind == "export":  # (project dict, project folder, format, out, weights, quantize)
+        from studio.engine.export import export_model
+
+        return export_model(*args)
     if kind == "shapes-of":
         from studio.engine.shapes import infer_shapes
 

@@ -103,6 +103,11 @@ class MainWindow(QMainWindow):
 
         self.training = TrainingWorkbench(self)
         self.training.message.connect(lambda m: self.statusBar().showMessage(m, 10000))
+        from studio.ui.exporting import ExportController
+
+        self.exporting = ExportController(self)
+        after = self.file_menu.actions()
+        self.file_menu.insertMenu(after[after.index(self.act_import) + 1], self.exporting.menu)
 
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
@@ -213,6 +218,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
+        self.file_menu = file_menu
         for action in (self.act_new, self.act_open):
             file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
