@@ -370,6 +370,62 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _size_text(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+def cmd_export(args) -> int:
+    """Write the project's model as .keras, .h5, weights, SavedModel, TFLite, ONNX or Markdown."""
+    project = _load(args.project)
+    if project is None:
+        return EXIT_UNREADABLE
+    errors = [d for d in _diagnostics(project) if d.severity == "error"]
+    if errors:
+        _print_diagnostics(errors, args.project)
+        return EXIT_INVALID
+    if args.quantize and args.format != "tflite":
+        _err("studio: --quantize applies to --format tflite only.")
+        return EXIT_INVALID
+    weights = None
+    if args.run:
+        weights = Path(args.run) / "weights.h5"
+        if not weights.is_file():
+            _err(f"studio: the run folder {args.run} has no weights.h5.")
+            return EXIT_INVALID
+    elif not args.fresh and project.weights_path is not None:
+        weights = project.weights_path
+        if not weights.exists():
+            _err(f"studio: the project's weights file {weights} does not exist; exporting "
+                 "fresh weights.")  # fmt: skip
+            weights = None
+
+    from studio.engine.export import ExportError, export_model
+    from studio.project import project_to_dict
+
+    try:
+        result = export_model(
+            project_to_dict(project),
+            project.path.parent if project.path else None,
+            args.format,
+            args.output,
+            weights=str(weights.resolve()) if weights is not None else None,
+            quantize=args.quantize,
+        )
+    except ExportError as exc:
+        where = f" ({exc.where})" if exc.where else ""
+        _err(f"studio: export failed{where}: {exc.message}")
+        return EXIT_INVALID
+    for layer, reason in result["skipped"].items():
+        _err(f"studio: warning: the weights of '{layer}' were not loaded: {reason}.")
+    print(f"Exported {args.format} to {result['path']} ({_size_text(result['bytes'])})")
+    return EXIT_OK
+
+
 def cmd_gui(args) -> int:
     """The editor window (``studio [PROJECT]``, ``studio --screenshot OUT.png [PROJECT]``)."""
     if (
@@ -422,13 +478,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, help="override the project's batch size")
     p.add_argument("--run-dir", help="the run folder (default: a new one in <project>.runs/)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="write the model as .keras, .h5, SavedModel, TFLite, ONNX")
+    p.add_argument("project")
+    p.add_argument(  # studio.engine.export.MODEL_FORMATS (importing it loads TensorFlow)
+        "--format",
+        required=True,
+        choices=("keras", "h5", "weights", "savedmodel", "tflite", "onnx", "summary"),
+    )
+    p.add_argument("-o", "--output", required=True, help="the file (a folder for savedmodel)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--run", metavar="RUN_DIR", help="use this run folder's weights.h5")
+    source.add_argument("--fresh", action="store_true", help="fresh weights, not the project's")
+    p.add_argument("--quantize", choices=("float16", "dynamic"), help="TFLite quantisation")
+    p.set_defaults(func=cmd_export)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"validate", "summary", "import", "train"}
+    commands = {"validate", "summary", "import", "train", "export"}
     if not argv or argv[0] == "--screenshot" or (
         argv[0] not in commands and not argv[0].startswith("-")
     ):
