@@ -379,8 +379,52 @@ def _size_text(n: int) -> str:
     return ""
 
 
+#: Exports that are not model files: a Python script and pictures of the graph.
+OTHER_EXPORTS = ("python", "png", "svg")
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _export_other(args, project) -> int:
+    """``--format python | png | svg``."""
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        _err(f"studio: export failed: the folder {out.parent} does not exist.")
+        return EXIT_INVALID
+    if args.format == "python":
+        from studio.core.codegen import CodegenError, generate_script
+
+        try:
+            text = generate_script(project, style=args.style)
+        except CodegenError as exc:
+            _err(f"studio: export failed: {exc}")
+            return EXIT_INVALID
+        _write_text_atomic(out, text)
+    else:  # a picture of the graph, drawn as the canvas draws it
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from studio.ui.canvas.picture import render_project_picture
+
+        render_project_picture(project, out, args.format)
+    print(f"Exported {args.format} to {out} ({_size_text(out.stat().st_size)})")
+    return EXIT_OK
+
+
 def cmd_export(args) -> int:
-    """Write the project's model as .keras, .h5, weights, SavedModel, TFLite, ONNX or Markdown."""
+    """Write the project as a model file, a Markdown summary, a Python script or a picture."""
     project = _load(args.project)
     if project is None:
         return EXIT_UNREADABLE
@@ -391,6 +435,8 @@ def cmd_export(args) -> int:
     if args.quantize and args.format != "tflite":
         _err("studio: --quantize applies to --format tflite only.")
         return EXIT_INVALID
+    if args.format in OTHER_EXPORTS:
+        return _export_other(args, project)
     weights = None
     if args.run:
         weights = Path(args.run) / "weights.h5"
@@ -479,18 +525,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="the run folder (default: a new one in <project>.runs/)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("export", help="write the model as .keras, .h5, SavedModel, TFLite, ONNX")
+    p = sub.add_parser(
+        "export", help="write a Python script, .keras, .h5, SavedModel, TFLite, ONNX, PNG or SVG"
+    )
     p.add_argument("project")
     p.add_argument(  # studio.engine.export.MODEL_FORMATS (importing it loads TensorFlow)
         "--format",
         required=True,
-        choices=("keras", "h5", "weights", "savedmodel", "tflite", "onnx", "summary"),
+        choices=("keras", "h5", "weights", "savedmodel", "tflite", "onnx", "summary")
+        + OTHER_EXPORTS,
     )
     p.add_argument("-o", "--output", required=True, help="the file (a folder for savedmodel)")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--run", metavar="RUN_DIR", help="use this run folder's weights.h5")
     source.add_argument("--fresh", action="store_true", help="fresh weights, not the project's")
     p.add_argument("--quantize", choices=("float16", "dynamic"), help="TFLite quantisation")
+    p.add_argument(
+        "--style",
+        choices=("functional", "sequential", "subclass"),
+        default="functional",
+        help="code style of --format python",
+    )
     p.set_defaults(func=cmd_export)
     return parser
 

@@ -282,3 +282,28 @@ def test_train_reports_bad_data_in_plain_words(tmp_path):
     assert "species" in result.stderr and "flowers.csv" in result.stderr
     assert "Traceback" not in result.stderr
     assert json.loads(result.stdout.splitlines()[-1])["status"] == "failed"
+
+
+def test_export_python_script_and_pictures(tmp_path, mnist):
+    import ast
+
+    script = tmp_path / "mnist.py"
+    texts = []
+    for _ in range(2):
+        result = studio("export", mnist, "--format", "python", "-o", script)
+        assert result.returncode == 0, result.stderr
+        texts.append(script.read_text(encoding="utf-8"))
+    text = texts[0]
+    assert ast.parse(text) and "def build_model():" in text
+    assert texts[1] == text  # the same project gives the same bytes
+    ruff = Path(sys.executable).with_name("ruff")
+    for args in (["format", "--check", "--isolated"], ["check", "--isolated"]):
+        done = subprocess.run([str(ruff), *args, str(script)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout
+    result = studio("export", mnist, "--format", "sequential", "-o", script)
+    assert result.returncode == 2  # not a format
+    result = studio("export", mnist, "--format", "png", "-o", tmp_path / "g.png")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = studio("export", mnist, "--format", "svg", "-o", tmp_path / "g.svg")
+    assert "<svg" in (tmp_path / "g.svg").read_text(encoding="utf-8")

@@ -19,6 +19,8 @@ from studio.project.runs import list_runs
 
 #: (format, menu text, file filter, suffix); suffix "" means a folder.
 EXPORTS = (
+    ("python", "Python Script (.py)…", "Python scripts (*.py)", ".py"),
+    (None, None, None, None),
     ("keras", "Keras Model (.keras)…", "Keras models (*.keras)", ".keras"),
     ("h5", "Legacy HDF5 Model (.h5)…", "HDF5 models (*.h5)", ".h5"),
     ("weights", "Weights Only (.weights.h5)…", "Keras weights (*.weights.h5)", ".weights.h5"),
@@ -75,6 +77,23 @@ class ExportController(QObject):
             )[0]
         if not path:
             return
+        if fmt == "python":
+            from studio.core.codegen import available_styles
+
+            styles = available_styles(self.window.document.graph)
+            names = {"functional": "Functional API", "sequential": "Sequential",
+                     "subclass": "keras.Model subclass"}  # fmt: skip
+            if len(styles) > 1:
+                choice, ok = QInputDialog.getItem(
+                    self.window, title, "Code style:", [names.get(s, s) for s in styles], 0, False
+                )
+                if not ok:
+                    return
+                style = styles[[names.get(s, s) for s in styles].index(choice)]
+            else:
+                style = styles[0]
+            self.export_script(path, style)
+            return
         quantize = None
         if fmt == "tflite":
             choice, ok = QInputDialog.getItem(
@@ -111,6 +130,33 @@ class ExportController(QObject):
         return ok, options.get(choice) if ok else None
 
     # ------------------------------------------------------------------ exporting
+    def export_script(self, path: str, style: str = "functional") -> bool:
+        """Write the project as a standalone Python script (atomically)."""
+        import os
+        import tempfile
+
+        from studio.core.codegen import CodegenError, generate_script
+
+        try:
+            text = generate_script(self.window.document.project, style=style)
+        except CodegenError as exc:
+            self._fail("python", str(exc))
+            return False
+        target = Path(path)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".py", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, target)
+        except OSError as exc:
+            self._fail("python", f"The script could not be written: {exc}")
+            return False
+        self._done("python", str(target))
+        return True
+
     def export(self, fmt: str, path: str, weights: str | None = None, quantize=None) -> int | None:
         """Export now (pictures) or start the engine job (model files); returns the job id."""
         doc = self.window.document

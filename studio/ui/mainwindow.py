@@ -147,7 +147,9 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Inspector", "inspector", QWidget(), Qt.RightDockWidgetArea)
         self.problems_dock = self._dock("Problems", "problems", QWidget(), Qt.BottomDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summary", QWidget(), Qt.BottomDockWidgetArea)
+        self.code_dock = self._dock("Code", "code", QWidget(), Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(self.problems_dock, self.summary_dock)
+        self.tabifyDockWidget(self.summary_dock, self.code_dock)
         self.problems_dock.raise_()
         self._default_state = None
 
@@ -236,7 +238,8 @@ class MainWindow(QMainWindow):
         for action in (self.act_fit, self.act_zoom_sel, self.act_zoom_in, self.act_zoom_out,
                        None, self.act_layout, None):  # fmt: skip
             view.addSeparator() if action is None else view.addAction(action)
-        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.summary_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.summary_dock,
+                     self.code_dock):  # fmt: skip
             view.addAction(dock.toggleViewAction())
         view.addAction(self.act_reset_layout)
         help_menu = bar.addMenu("&Help")
@@ -282,9 +285,13 @@ class MainWindow(QMainWindow):
         self.problems.nodeActivated.connect(self.focus_node)
         self.summary = SummaryWidget(document)
         self.summary.nodeActivated.connect(self.focus_node)
+        from studio.ui.panels.code import CodePreviewWidget
+
+        self.code = CodePreviewWidget(document)
         for dock, widget in ((self.inspector_dock, self.inspector),
                              (self.problems_dock, self.problems),
-                             (self.summary_dock, self.summary)):  # fmt: skip
+                             (self.summary_dock, self.summary),
+                             (self.code_dock, self.code)):  # fmt: skip
             previous = dock.widget()
             dock.setWidget(widget)
             if previous is not None:
@@ -579,7 +586,7 @@ class MainWindow(QMainWindow):
         if self._default_state is not None:
             self.restoreState(self._default_state)
             for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
-                         self.summary_dock, *self.training.docks):  # fmt: skip
+                         self.summary_dock, self.code_dock, *self.training.docks):  # fmt: skip
                 dock.show()
 
     def about(self) -> None:

@@ -410,4 +410,4 @@ def test_cli_format_choices_match_the_engine():
 
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     fmt = next(a for a in sub.choices["export"]._actions if a.dest == "format")
-    assert tuple(fmt.choices) == MODEL_FORMATS
+    assert tuple(fmt.choices) == MODEL_FORMATS + ("python", "png", "svg")

@@ -93,3 +93,19 @@ def render_picture(scene, path: str | os.PathLike, fmt: str | None = None, scale
         for item in selected:
             item.setSelected(True)
     return path
+
+
+def render_project_picture(project, path: str | os.PathLike, fmt: str | None = None) -> Path:
+    """A picture of ``project``'s graph without a window (``studio export --format png``):
+    shapes are inferred in this process, then the canvas draws the graph."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.engine.shapes import infer_shapes
+    from studio.ui.canvas import GraphScene
+    from studio.ui.document import Document
+
+    app = QApplication.instance() or QApplication([])
+    scene = GraphScene(Document(project))
+    scene.set_shapes(infer_shapes(project.graph))
+    app.processEvents()
+    return render_picture(scene, path, fmt)

@@ -1,0 +1,1130 @@
+"""Project -> a standalone Keras Python script.
+
+Pure Python: generates text from the graph, the catalog and the settings; imports neither Qt
+nor TensorFlow. The script's ``build_model()`` reproduces :func:`studio.engine.build.build_model`
+(same layers, configs and names); its ``main()`` loads and preprocesses the data as
+:mod:`studio.engine.data` does, compiles as :mod:`studio.engine.training` does, trains,
+evaluates and saves.
+
+Three styles: ``"functional"`` (any graph), ``"sequential"`` (a single chain of layers) and
+``"subclass"`` (a ``keras.Model`` subclass: layers in ``__init__``, flow in ``call``).
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import math
+import re
+import shutil
+import subprocess
+from typing import Any
+
+from studio.catalog import Catalog, LayerSpec, load_catalog
+from studio.core.graph import INPUT_TYPE, MODEL_TYPE, Graph, Node
+from studio.core.settings import data_settings, output_names, training_settings
+
+STYLES = ("functional", "sequential", "subclass")
+LINE = 88  # ruff's default: an exported script is checked where it is saved
+_INPUT_KWARGS = ("shape", "batch_size", "dtype", "sparse", "ragged", "batch_shape", "optional")
+# Names a keras.Model subclass must not use as layer attributes.
+_MODEL_ATTRS = frozenset(
+    """input inputs output outputs layers layer name names weights variables dtype built
+    trainable call build compile fit summary add predict evaluate save optimizer loss losses
+    metrics history stop_training supports_masking training config get_config from_config
+    count_params submodules non_trainable_weights trainable_weights compute_dtype
+    dtype_policy input_spec input_shape output_shape path quantize export""".split()
+)
+_RESERVED = frozenset({"keras", "layers", "np", "model", "Path", "inputs", "outputs", "self"})
+
+
+class CodegenError(ValueError):
+    """A graph a style cannot express; ``node`` names the node at fault (or None)."""
+
+    def __init__(self, message: str, node: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+
+
+# ===================================================================== literals and lines
+def literal(value: Any, tuples: bool = False) -> str:
+    """Python source for a JSON value (double quotes, as ruff formats)."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'float("nan")'
+        if math.isinf(value):
+            return 'float("inf")' if value > 0 else '-float("inf")'
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        items = [literal(v, tuples) for v in value]
+        if tuples or isinstance(value, tuple):
+            if len(items) == 1:
+                return f"({items[0]},)"
+            return "(" + ", ".join(items) + ")"
+        return "[" + ", ".join(items) + "]"
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{json.dumps(str(k))}: {literal(v)}" for k, v in value.items()) + "}"
+        )
+    raise CodegenError(f"Cannot write the value {value!r} as Python.")
+
+
+def call_lines(indent: int, prefix: str, args: list[str], suffix: str = ")") -> list[str]:
+    """``prefix(args)suffix`` wrapped the way ruff formats a call that is too long."""
+    pad = " " * indent
+    one = f"{pad}{prefix}{', '.join(args)}{suffix}"
+    if len(one) <= LINE or not args:
+        return [one]
+    inner = " " * (indent + 4)
+    joined = inner + ", ".join(args)
+    if len(joined) <= LINE and not any("\n" in a for a in args):
+        return [f"{pad}{prefix}", joined, f"{pad}{suffix}"]
+    lines = [f"{pad}{prefix}"]
+    for a in args:
+        lines += _wrap_arg(indent + 4, a, ",")
+    return lines + [f"{pad}{suffix}"]
+
+
+def _wrap_arg(indent: int, arg: str, trailing: str) -> list[str]:
+    """One argument on its own line(s): a bracketed value that is too long is exploded."""
+    pad = " " * indent
+    if len(pad + arg + trailing) <= LINE or arg[-1:] not in ")]}":
+        return [pad + arg + trailing]
+    close = arg[-1]
+    depth, quote, start = 0, False, None
+    for i, ch in enumerate(arg):
+        if ch == '"' and (i == 0 or arg[i - 1] != "\\"):
+            quote = not quote
+        if quote:
+            continue
+        if ch in "([{":
+            if depth == 0 and start is None:
+                start = i
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0 and i != len(arg) - 1:
+                start = None
+    if start is None:
+        return [pad + arg + trailing]
+    head, inner = arg[: start + 1], arg[start + 1 : -1]
+    return call_lines(indent, head, _split_args(inner), close + trailing)
+
+
+def _snake(text: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", text)
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
+    return s.lower()
+
+
+def _identifier(name: str) -> str:
+    s = re.sub(r"\W", "_", _snake(name) if not name.islower() else name)
+    s = re.sub(r"_+", "_", s).strip("_") or "x"
+    if s[0].isdigit():
+        s = "x_" + s
+    if keyword.iskeyword(s) or s in ("print", "list", "dict", "type", "input", "id", "len"):
+        s += "_"
+    return s
+
+
+class _Names:
+    """Unique valid identifiers for node names (deterministic, in first-use order)."""
+
+    def __init__(self, taken: set[str] | frozenset[str] = frozenset()) -> None:
+        self.taken = set(taken)
+        self.by_node: dict[str, str] = {}
+
+    def __call__(self, node: str, suffix: str = "") -> str:
+        key = node + "\0" + suffix
+        if key in self.by_node:
+            return self.by_node[key]
+        base = _identifier(node) + suffix
+        name, i = base, 1
+        while name in self.taken:
+            name = f"{base}_{i}"
+            i += 1
+        self.taken.add(name)
+        self.by_node[key] = name
+        return name
+
+
+# ===================================================================== layer constructors
+def _class_ref(spec: LayerSpec) -> str:
+    if spec.module == "keras.layers":
+        return f"layers.{spec.class_name}"
+    if spec.module.startswith("keras.src."):
+        # Not in Keras' public API (ConvNeXt's LayerScale): imported from its module.
+        _PRIVATE_IMPORTS.add(f"from {spec.module} import {spec.class_name}")
+        return spec.class_name
+    if not spec.module.startswith("keras"):
+        raise CodegenError(f"{spec.type} is not a Keras class.")
+    return f"{spec.module}.{spec.class_name}"
+
+
+_PRIVATE_IMPORTS: set[str] = set()
+
+
+def _param_value(spec: LayerSpec | None, key: str, value: Any, catalog: Catalog) -> str:
+    p = spec.param(key) if spec else None
+    if p is not None and p.kind == "layer" and isinstance(value, dict) and "class_name" in value:
+        return _inner_layer(value, catalog)
+    tuples = p is not None and p.kind in ("int_tuple", "int_or_tuple") and isinstance(value, list)
+    if tuples and all(not isinstance(v, list) for v in value):
+        return literal(value, tuples=True)
+    return literal(value)
+
+
+def _inner_layer(serialized: dict, catalog: Catalog) -> str:
+    """``layers.LSTM(64, return_sequences=True, name="lstm")`` from a wrapper's parameter."""
+    spec = catalog.get(serialized["class_name"])
+    if spec is None:
+        raise CodegenError(f"Unknown inner layer '{serialized['class_name']}'.")
+    config = dict(serialized.get("config") or {})
+    name = config.pop("name", None)
+    args = _constructor_args(spec, config, catalog)
+    if name is not None:
+        args.append(f"name={literal(name)}")
+    return f"{_class_ref(spec)}({', '.join(args)})"
+
+
+def _constructor_args(spec: LayerSpec, params: dict[str, Any], catalog: Catalog) -> list[str]:
+    """Leading required parameters positionally, the rest by keyword (catalog order)."""
+    args: list[str] = []
+    order = [p.name for p in spec.params]
+    positional = True
+    done = set()
+    for p in spec.params:
+        if not positional or not p.required or p.name not in params:
+            positional = False
+            continue
+        args.append(_param_value(spec, p.name, params[p.name], catalog))
+        done.add(p.name)
+    rest = sorted(
+        (k for k in params if k not in done),
+        key=lambda k: (order.index(k) if k in order else len(order), k),
+    )
+    for k in rest:
+        if not k.isidentifier() or keyword.iskeyword(k):
+            raise CodegenError(f"The parameter '{k}' cannot be written as a keyword argument.")
+        args.append(f"{k}={_param_value(spec, k, params[k], catalog)}")
+    return args
+
+
+def _op_function(spec: LayerSpec) -> str:
+    return f"keras.ops.{_snake(spec.class_name)}"
+
+
+# ===================================================================== the flow
+class _Flow:
+    """Topological walk of one graph that writes the statements of a model body."""
+
+    def __init__(self, graph: Graph, catalog: Catalog, style: str, helpers: _Helpers) -> None:
+        self.graph = graph
+        self.catalog = catalog
+        self.style = style  # "functional" or "subclass"
+        self.helpers = helpers
+        self.vars = _Names(_RESERVED)
+        self.attrs = _Names(_MODEL_ATTRS | {"self"})
+        self.init: list[str] = []  # subclass: __init__ body (indent 8)
+        self.body: list[str] = []  # build / call body
+        self.layer_ref: dict[str, str] = {}  # node -> expression of its layer object
+
+    # ---------------------------------------------------------------- helpers
+    def spec(self, node: Node) -> LayerSpec:
+        spec = self.catalog.get(node.type)
+        if spec is None:
+            raise CodegenError(f"Unknown layer type '{node.type}'.", node.name)
+        return spec
+
+    def n_outputs(self, node: Node) -> int:
+        owner = self.graph.node(node.shared_with) if node.shared_with else node
+        if owner.type == MODEL_TYPE:
+            return len(owner.subgraph.outputs) if owner.subgraph else 1
+        if owner.is_input:
+            return 1
+        return len(self.spec(owner).output_names(owner.params))
+
+    def tensor(self, name: str, index: int) -> str:
+        node = self.graph.node(name)
+        var = self.vars(name)
+        if self.n_outputs(node) == 1:
+            return var
+        owner = self.graph.node(node.shared_with) if node.shared_with else node
+        if (
+            owner.type == MODEL_TYPE
+            and owner.subgraph
+            and any(o.name for o in owner.subgraph.outputs)
+        ):
+            keys = sorted(o.name or o.node for o in owner.subgraph.outputs)
+            return f"{var}[{literal(keys[index])}]"
+        return f"{var}[{index}]"
+
+    def inputs_by_port(self, node: Node) -> dict[str, list[str]]:
+        by_port: dict[str, list[tuple[int, str]]] = {}
+        for e in self.graph.in_edges(node.name):
+            by_port.setdefault(e.dst_port, []).append((e.slot, self.tensor(e.src, e.src_output)))
+        return {p: [t for _, t in sorted(items)] for p, items in by_port.items()}
+
+    def call_arguments(self, node: Node, spec: LayerSpec, ins: dict[str, list[str]]) -> list[str]:
+        args: list[str] = []
+        kwargs: list[str] = []
+        constants = dict(node.call_args)
+        skipped = False
+        for p in spec.inputs:
+            if p.name in ins:
+                value = "[" + ", ".join(ins[p.name]) + "]" if p.variadic else ins[p.name][0]
+            elif spec.is_op and p.name in constants:
+                value = literal(constants.pop(p.name))
+            elif p.optional:
+                skipped = True
+                continue
+            else:
+                raise CodegenError(f"Nothing is connected to input '{p.name}'.", node.name)
+            if (spec.is_op and skipped) or (not spec.is_op and p.optional):
+                kwargs.append(f"{p.name}={value}")
+            else:
+                args.append(value)
+        for k, v in constants.items():
+            kwargs.append(f"{k}={literal(v)}")
+        return args + kwargs
+
+    # ---------------------------------------------------------------- statements
+    def layer_expr(self, node: Node) -> str:
+        if node.type == MODEL_TYPE:
+            if node.subgraph is None:
+                raise CodegenError("This nested model has no graph.", node.name)
+            return f"{self.helpers.function_for(node)}()"
+        spec = self.spec(node)
+        args = _constructor_args(spec, node.params, self.catalog)
+        args.append(f"name={literal(node.name)}")
+        return f"{_class_ref(spec)}({', '.join(args)})"
+
+    def layer_args(self, node: Node) -> tuple[str, list[str]]:
+        if node.type == MODEL_TYPE:
+            return f"{self.helpers.function_for(node)}(", []
+        spec = self.spec(node)
+        args = _constructor_args(spec, node.params, self.catalog)
+        args.append(f"name={literal(node.name)}")
+        return f"{_class_ref(spec)}(", args
+
+    def walk(self) -> None:
+        graph = self.graph
+        shared_owners = {n.shared_with for n in graph.nodes if n.shared_with}
+        for name in graph.topological_order():
+            node = graph.node(name)
+            if node.is_input:
+                if self.style == "functional":
+                    self.input_line(node)
+                else:
+                    self.vars(node.name)
+                continue
+            var = self.vars(node.name)
+            if node.is_op:
+                spec = self.spec(node)
+                args = self.call_arguments(node, spec, self.inputs_by_port(node))
+                params = [f"{k}={literal(v)}" for k, v in node.params.items()]
+                self.body += call_lines(
+                    self.indent, f"{var} = {_op_function(spec)}(", args + params
+                )
+                continue
+            owner = graph.node(node.shared_with) if node.shared_with else node
+            if node.shared_with and node.shared_with not in self.layer_ref:
+                raise CodegenError(
+                    f"It shares the layer of '{node.shared_with}', which comes later.", node.name
+                )
+            if node.type == MODEL_TYPE or owner.type == MODEL_TYPE:
+                ins = self.inputs_by_port(node)
+                ports = [n.name for n in owner.subgraph.input_nodes] if owner.subgraph else []
+                missing = [p for p in ports if p not in ins]
+                if missing:
+                    raise CodegenError(f"Nothing is connected to input '{missing[0]}'.", node.name)
+                tensors = [ins[p][0] for p in ports]
+                call = [tensors[0] if len(tensors) == 1 else "[" + ", ".join(tensors) + "]"]
+            else:
+                call = self.call_arguments(node, self.spec(owner), self.inputs_by_port(node))
+            if node.shared_with:
+                ref = self.layer_ref[node.shared_with]
+                self.body += call_lines(self.indent, f"{var} = {ref}(", call)
+            elif self.style == "subclass":
+                attr = self.attrs(node.name)
+                ref = f"self.{attr}"
+                prefix, args = self.layer_args(node)
+                self.init += call_lines(8, f"{ref} = {prefix}", args)
+                self.layer_ref[node.name] = ref
+                self.body += call_lines(self.indent, f"{var} = {ref}(", call)
+            elif node.name in shared_owners:
+                ref = self.vars(node.name, "_layer")
+                prefix, args = self.layer_args(node)
+                self.body += call_lines(self.indent, f"{ref} = {prefix}", args)
+                self.layer_ref[node.name] = ref
+                self.body += call_lines(self.indent, f"{var} = {ref}(", call)
+            else:
+                prefix, args = self.layer_args(node)
+                self.layer_ref[node.name] = var
+                self.body += _chained(self.indent, f"{var} = {prefix}", args, call)
+
+    @property
+    def indent(self) -> int:
+        return 8 if self.style == "subclass" else 4
+
+    def input_line(self, node: Node) -> None:
+        var = self.vars(node.name)
+        params = dict(node.params)
+        if "shape" in params:
+            params.pop("batch_shape", None)
+        unknown = [k for k in params if k not in _INPUT_KWARGS]
+        if unknown:
+            raise CodegenError(f"Input parameter '{unknown[0]}' is not supported.", node.name)
+        args = []
+        for k in _INPUT_KWARGS:
+            if k in params:
+                value = params[k]
+                if k in ("shape", "batch_shape") and isinstance(value, list):
+                    args.append(f"{k}={literal(value, tuples=True)}")
+                else:
+                    args.append(f"{k}={literal(value)}")
+        args.append(f"name={literal(node.name)}")
+        self.body += call_lines(self.indent, f"{var} = keras.Input(", args)
+
+    def model_io(self) -> tuple[str, str]:
+        """(inputs expression, outputs expression) the way build.py assembles them."""
+        graph = self.graph
+        if not graph.outputs:
+            raise CodegenError("The model has no output: mark a node as an output.")
+        ins = [self.vars(n.name) for n in graph.input_nodes]
+        outs = []
+        for o in graph.outputs:
+            if o.node not in graph:
+                raise CodegenError(f"Output '{o.node}' does not exist.", o.node)
+            outs.append(self.tensor(o.node, o.index))
+        inputs = ins[0] if len(ins) == 1 else "[" + ", ".join(ins) + "]"
+        if any(o.name for o in graph.outputs):
+            items = [f"{literal(o.name or o.node)}: {t}" for o, t in zip(graph.outputs, outs)]
+            outputs = "{" + ", ".join(items) + "}"
+        else:
+            outputs = outs[0] if len(outs) == 1 else "[" + ", ".join(outs) + "]"
+        return inputs, outputs
+
+
+def _chained(indent: int, prefix: str, args: list[str], call: list[str]) -> list[str]:
+    """``var = Layer(args)(call)``, wrapped like ruff does when too long."""
+    pad = " " * indent
+    one = f"{pad}{prefix}{', '.join(args)})({', '.join(call)})"
+    if len(one) <= LINE:
+        return [one]
+    # ruff splits the last bracket pair first: ``Layer(args)(\n    call\n)``.
+    head = f"{prefix}{', '.join(args)})("
+    if len(pad + head) <= LINE:
+        return call_lines(indent, head, call)
+    lines = call_lines(indent, prefix, args, suffix=f")({', '.join(call)})")
+    return lines
+
+
+# ===================================================================== nested models
+class _Helpers:
+    """One ``build_<name>()`` function per nested graph (deduplicated by structure)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.names = _Names({"build_model", "main", "load_data"})
+        self.functions: list[list[str]] = []
+        self.by_key: dict[Any, str] = {}
+
+    def function_for(self, node: Node) -> str:
+        sub = node.subgraph
+        key = (node.name, sub.structure())
+        if key in self.by_key:
+            return self.by_key[key]
+        fname = "build_" + self.names(node.name)
+        self.by_key[key] = fname
+        lines = [f"def {fname}():"]
+        lines += _model_body(sub, self.catalog, self, node.name)
+        self.functions.append(lines)
+        return fname
+
+
+def _model_body(graph: Graph, catalog: Catalog, helpers: _Helpers, name: str) -> list[str]:
+    """The indented body of a function returning the model for ``graph`` named ``name``."""
+    if graph.style == "sequential":
+        return _sequential_body(graph, catalog, helpers, name)
+    flow = _Flow(graph, catalog, "functional", helpers)
+    flow.walk()
+    inputs, outputs = flow.model_io()
+    return flow.body + call_lines(
+        4, "return keras.Model(", [inputs, outputs, f"name={literal(name)}"]
+    )
+
+
+def chain_order(graph: Graph) -> list[str]:
+    """The nodes of a single chain (input first), or raise CodegenError saying why not."""
+    ins = graph.input_nodes
+    if len(ins) != 1:
+        raise CodegenError("A Sequential model has exactly one input.")
+    if len(graph.outputs) != 1 or graph.outputs[0].index != 0 or graph.outputs[0].name:
+        raise CodegenError("A Sequential model has exactly one unnamed output.")
+    order = [ins[0].name]
+    while True:
+        outs = graph.out_edges(order[-1])
+        if not outs:
+            break
+        if len(outs) > 1:
+            raise CodegenError("The graph branches here; use the functional style.", order[-1])
+        e = outs[0]
+        if e.src_output != 0 or len(graph.in_edges(e.dst)) != 1:
+            raise CodegenError("This layer takes several inputs.", e.dst)
+        order.append(e.dst)
+    if len(order) != len(graph):
+        stray = next(n.name for n in graph.nodes if n.name not in order)
+        raise CodegenError("This node is not on the single chain of layers.", stray)
+    if graph.outputs[0].node != order[-1]:
+        raise CodegenError("The output is not the last layer of the chain.", graph.outputs[0].node)
+    return order
+
+
+def _check_sequential(graph: Graph, catalog: Catalog) -> list[str]:
+    order = chain_order(graph)
+    for name in order[1:]:
+        node = graph.node(name)
+        if node.shared_with:
+            raise CodegenError("A Sequential model cannot share layers.", name)
+        if node.is_op:
+            raise CodegenError("A Sequential model cannot hold keras.ops operations.", name)
+        if node.call_args:
+            raise CodegenError("A Sequential model cannot pass call arguments.", name)
+        if node.type == MODEL_TYPE:
+            if node.subgraph is None or len(node.subgraph.outputs) != 1:
+                raise CodegenError("A nested model in a Sequential has one output.", name)
+            continue
+        spec = catalog.get(node.type)
+        if spec is None:
+            raise CodegenError(f"Unknown layer type '{node.type}'.", name)
+        if len(spec.output_names(node.params)) != 1:
+            raise CodegenError("A Sequential model's layers have one output each.", name)
+        edge = graph.in_edges(name)[0]
+        port = spec.port(edge.dst_port)
+        if spec.inputs and (port is None or port != spec.inputs[0] or port.variadic):
+            raise CodegenError("This layer's input is not its first argument.", name)
+    return order
+
+
+def _sequential_body(graph: Graph, catalog: Catalog, helpers: _Helpers, name: str) -> list[str]:
+    order = _check_sequential(graph, catalog)
+    items: list[str] = []
+    for node_name in order:
+        node = graph.node(node_name)
+        if node.is_input:
+            flow = _Flow(graph, catalog, "functional", helpers)
+            flow.input_line(node)
+            line = flow.body[0].strip()
+            items.append(line.split(" = ", 1)[1])
+        elif node.type == MODEL_TYPE:
+            items.append(f"{helpers.function_for(node)}()")
+        else:
+            spec = catalog[node.type]
+            args = _constructor_args(spec, node.params, catalog) + [f"name={literal(node_name)}"]
+            items.append(f"{_class_ref(spec)}({', '.join(args)})")
+    lines = ["    return keras.Sequential(", "        ["]
+    for item in items:
+        lines += [
+            line + ("," if i == len(sub) - 1 else "")
+            for sub in [_wrap_item(12, item)]
+            for i, line in enumerate(sub)
+        ]
+    lines += ["        ],", f"        name={literal(name)},", "    )"]
+    return lines
+
+
+def _wrap_item(indent: int, item: str) -> list[str]:
+    pad = " " * indent
+    if len(pad + item) + 1 <= LINE:
+        return [pad + item]
+    prefix, rest = item.split("(", 1)
+    args = _split_args(rest[:-1])
+    lines = call_lines(indent, prefix + "(", args)
+    return lines
+
+
+def _split_args(text: str) -> list[str]:
+    """Split a top-level comma-separated argument list."""
+    out, depth, cur, quote = [], 0, "", False
+    for ch in text:
+        if ch == '"' and not cur.endswith("\\"):
+            quote = not quote
+        if not quote:
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            elif ch == "," and depth == 0:
+                out.append(cur.strip())
+                cur = ""
+                continue
+        cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+# ===================================================================== styles
+def available_styles(graph: Graph, catalog: Catalog | None = None) -> list[str]:
+    """The styles :func:`generate_script` can write this graph in."""
+    catalog = catalog or load_catalog()
+    styles = ["functional"]
+    try:
+        _check_sequential(graph, catalog)
+        styles.append("sequential")
+    except CodegenError:
+        pass
+    styles.append("subclass")
+    return styles
+
+
+def _class_name(name: str) -> str:
+    parts = re.split(r"[^0-9a-zA-Z]+", name)
+    s = "".join(p[:1].upper() + p[1:] for p in parts if p) or "Network"
+    if s[0].isdigit():
+        s = "Model" + s
+    return s if s not in ("Model", "Sequential") else s + "Network"
+
+
+def _build_functions(graph: Graph, name: str, style: str, catalog: Catalog) -> list[list[str]]:
+    helpers = _Helpers(catalog)
+    if style == "functional":
+        main = ["def build_model():"]
+        if graph.style == "sequential":
+            try:
+                body = _sequential_body(graph, catalog, helpers, name)
+            except CodegenError:
+                body = _model_body(_functional_copy(graph), catalog, helpers, name)
+        else:
+            body = _model_body(graph, catalog, helpers, name)
+        main += body
+        return helpers.functions + [main]
+    if style == "sequential":
+        main = ["def build_model():"]
+        main += _sequential_body(graph, catalog, helpers, name)
+        return helpers.functions + [main]
+    # subclass
+    flow = _Flow(graph, catalog, "subclass", helpers)
+    flow.walk()
+    inputs, outputs = flow.model_io()
+    cls = _class_name(name)
+    lines = [f"class {cls}(keras.Model):", "    def __init__(self, **kwargs):"]
+    lines.append(f"        super().__init__(name={literal(name)}, **kwargs)")
+    lines += flow.init
+    if any(n.type == "Normalization" for n in graph.nodes):
+        lines += [
+            "",
+            "    def build(self, input_shape):",
+            "        # Build the layers on the first (eager) call rather than in a symbolic trace:",
+            "        # Normalization computes its mean and variance tensors when it is built.",
+            "        self.built = True",
+        ]
+    lines += ["", "    def call(self, inputs):"]
+    input_vars = [flow.vars(n.name) for n in graph.input_nodes]
+    if len(input_vars) == 1:
+        lines.append(f"        {input_vars[0]} = inputs")
+    elif input_vars:
+        lines.append(f"        {', '.join(input_vars)} = inputs")
+    lines += flow.body
+    lines.append(f"        return {outputs}")
+    build = ["def build_model():", f"    model = {cls}()"]
+    samples = []
+    for node in graph.input_nodes:
+        params = node.params
+        if "shape" in params:
+            shape = [1, *params["shape"]]
+        else:
+            shape = list(params.get("batch_shape") or [None])
+            shape[0] = 1
+        shape = [1 if d is None else d for d in shape]
+        args = [literal(shape, tuples=True)]
+        if params.get("dtype") not in (None, "float32"):
+            args.append(f"dtype={literal(params['dtype'])}")
+        samples.append(f"keras.ops.zeros({', '.join(args)})")
+    arg = samples[0] if len(samples) == 1 else "[" + ", ".join(samples) + "]"
+    build += call_lines(4, "model(", [arg], ")  # a first call creates the weights")
+    build.append("    return model")
+    return helpers.functions + [lines, build]
+
+
+def _functional_copy(graph: Graph) -> Graph:
+    g = graph.copy()
+    g.style = "functional"
+    return g
+
+
+# ===================================================================== data and training
+def _data_lines(data: dict, graph: Graph) -> tuple[list[str], set[str]]:
+    """The body of ``load_data()``: returns fields (dict of arrays); and extra imports."""
+    source = data.get("source") or {}
+    kind = source.get("kind")
+    name = source.get("name")
+    imports: set[str] = set()
+    lines: list[str] = []
+    if kind == "bundled" and name == "digits":
+        side = source.get("image_size", 8)
+        if isinstance(side, list):
+            side = side[0]
+        lines += [
+            "    from sklearn.datasets import load_digits",
+            "",
+            "    bunch = load_digits()",
+            '    images = bunch.images.astype("float32")[..., None]  # (N, 8, 8, 1) in 0..16',
+        ]
+        if side != 8:
+            lines += [
+                f"    resized = keras.ops.image.resize(images, ({side}, {side}), "
+                'interpolation="bilinear", antialias=False)',
+                '    resized = np.asarray(keras.ops.convert_to_numpy(resized), dtype="float32")',
+                "    images = np.clip(resized, images.min(), images.max())",
+            ]
+        if source.get("flatten"):
+            lines.append("    images = images.reshape(len(images), -1)")
+        lines.append('    return {"image": images, "label": bunch.target.astype("int32")}')
+    elif kind == "bundled" and name in ("iris", "wine", "breast_cancer"):
+        lines += [
+            f"    from sklearn.datasets import load_{name}",
+            "",
+            f"    bunch = load_{name}()",
+            "    return {",
+            '        "features": np.asarray(bunch.data, dtype="float32"),',
+            '        "label": np.asarray(bunch.target, dtype="int32"),',
+            "    }",
+        ]
+    elif kind == "bundled" and name == "multi_io":
+        lines += [
+            "    rng = np.random.default_rng(20240611)",
+            "    n = 2000",
+            "    factors = rng.standard_normal((n, 8))",
+            "",
+            "    def mix(part, width):",
+            "        weights = rng.standard_normal((part.shape[1], width))",
+            "        weights *= np.sqrt(0.9 / (weights**2).sum(axis=0))",
+            "        noise = np.sqrt(0.1) * rng.standard_normal((n, width))",
+            '        return (part @ weights + noise).astype("float32")',
+            "",
+            "    input1 = mix(factors[:, :4], 64)",
+            "    input2 = mix(factors[:, 4:], 128)",
+            "    regression = factors @ rng.standard_normal((8, 1)) / np.sqrt(8)",
+            '    regression = (regression + 0.1 * rng.standard_normal((n, 1))).astype("float32")',
+            "    classification = np.argmax(factors @ rng.standard_normal((8, 5)), axis=1)",
+            "    return {",
+            '        "input1": input1,',
+            '        "input2": input2,',
+            '        "regression": regression,',
+            '        "classification": classification.astype("int32"),',
+            "    }",
+        ]
+    elif kind == "bundled" and name == "reviews":
+        from studio.resources import resource_path
+
+        path = str(resource_path("datasets", "reviews.csv"))
+        lines += [
+            "    import csv",
+            "",
+            f'    with open({literal(path)}, newline="", encoding="utf-8") as f:',
+            "        rows = list(csv.DictReader(f))",
+            '    names = sorted({row["label"].strip() for row in rows})',
+            "    return {",
+            '        "text": np.array([row["text"] for row in rows], dtype=object),',
+            '        "label": np.array([names.index(row["label"].strip()) for row in rows], dtype="int32"),',
+            "    }",
+        ]
+    elif kind == "npz" and isinstance(source.get("path"), str):
+        lines += [
+            f"    with np.load({literal(source['path'])}, allow_pickle=False) as arrays:",
+            "        return {key: arrays[key] for key in arrays.files}",
+        ]
+    elif kind == "npy" and isinstance(source.get("paths"), dict):
+        items = [f"{literal(k)}: np.load({literal(v)})" for k, v in source["paths"].items()]
+        lines += call_lines(4, "return {", items, "}")
+    else:
+        what = f"{kind} {name or ''}".strip() if kind else "no source"
+        lines += [
+            f"    # Studio's data source ({what}) is not written out by the script generator:",
+            "    # load it here as a dict of NumPy arrays, one per field.",
+            f"    raise NotImplementedError({literal('Load the data source: ' + what)})",
+        ]
+    return lines, imports
+
+
+def _prepare_lines(data: dict, graph: Graph) -> list[str]:
+    """Split and preprocess: ``splits`` maps "train"/"validation"/"test" to (x, y) lists."""
+    lines = ["    fields = load_data()", "    n = len(next(iter(fields.values())))"]
+    if data.get("shuffle", True):
+        lines += [
+            f"    order = np.random.default_rng({literal(data.get('seed'))}).permutation(n)",
+            "    fields = {key: value[order] for key, value in fields.items()}",
+        ]
+    counts = {}
+    for part in ("test", "validation"):
+        spec = data.get(part) or {"split": 0}
+        fraction = spec.get("split", 0) if isinstance(spec, dict) else 0
+        if isinstance(spec, dict) and (spec.get("source") or spec.get("builtin")):
+            raise CodegenError(f"A separate {part} source is not written out by the generator.")
+        counts[part] = fraction
+    for var, part in (("n_test", "test"), ("n_val", "validation")):
+        fraction = counts[part]
+        if fraction:
+            lines.append(f"    {var} = max(1, round(n * {fraction!r}))")
+        else:
+            lines.append(f"    {var} = 0")
+    lines += [
+        "    n_train = n - n_val - n_test",
+        "    parts = {",
+        '        "train": slice(0, n_train),',
+        '        "validation": slice(n_train, n_train + n_val),',
+        '        "test": slice(n - n_test, n),',
+        "    }",
+        "    splits = {name: {key: a[part] for key, a in fields.items()} "
+        "for name, part in parts.items()}",
+        "",
+    ]
+    x_exprs = []
+    for name, mapping in data["inputs"].items():
+        var = _identifier(name)
+        field = mapping.get("field", name)
+        lines.append(f"    # input {literal(name)}")
+        lines.append(f"    {var} = {{key: part[{literal(field)}] for key, part in splits.items()}}")
+        if mapping.get("pad"):
+            opts = mapping["pad"] if isinstance(mapping["pad"], dict) else {}
+            lines += [
+                f"    {var} = {{",
+                "        key: keras.utils.pad_sequences(",
+                f'            list(a), maxlen={literal(opts.get("maxlen"))}, dtype="int32",',
+                f"            padding={literal(opts.get('padding', 'pre'))},",
+                f"            truncating={literal(opts.get('truncating', 'pre'))},",
+                f"            value={literal(opts.get('value', 0))},",
+                "        )",
+                f"        for key, a in {var}.items()",
+                "    }",
+            ]
+        if mapping.get("text"):
+            opts = mapping["text"] if isinstance(mapping["text"], dict) else {}
+            mode = opts.get("output_mode", "int")
+            args = [
+                f"max_tokens={literal(opts.get('max_tokens') or 20000)}",
+                f"output_mode={literal(mode)}",
+                f"output_sequence_length={literal(opts.get('sequence_length') if mode == 'int' else None)}",
+                f"standardize={literal(opts.get('standardize', 'lower_and_strip_punctuation'))}",
+                f"ngrams={literal(opts.get('ngrams'))}",
+            ]
+            dtype = "int32" if mode == "int" else "float32"
+            lines += call_lines(4, "vectorizer = layers.TextVectorization(", args)
+            lines += [
+                f'    vectorizer.adapt({var}["train"].astype(str), batch_size=1024)',
+                f"    {var} = {{",
+                "        key: np.asarray(keras.ops.convert_to_numpy(vectorizer(a.astype(str))), "
+                f"dtype={literal(dtype)})",
+                f"        for key, a in {var}.items()",
+                "    }",
+            ]
+        scale = mapping.get("scale")
+        if scale is not None and scale is not False and scale != 1:
+            lines.append(
+                f'    {var} = {{key: a.astype("float32") * np.float32({literal(scale)}) '
+                f"for key, a in {var}.items()}}"
+            )
+        if mapping.get("normalize"):
+            lines += [
+                f'    train = {var}["train"].astype("float32")',
+                "    normalizer = layers.Normalization(axis=-1 if train.ndim > 1 else None)",
+                "    normalizer.adapt(train)",
+                f"    {var} = {{",
+                "        key: np.asarray(",
+                '            keras.ops.convert_to_numpy(normalizer(a.astype("float32"))), '
+                'dtype="float32"',
+                "        )",
+                f"        for key, a in {var}.items()",
+                "    }",
+            ]
+        lines.append(f"    {var} = {{key: as_model_dtype(a) for key, a in {var}.items()}}")
+        if mapping.get("reshape"):
+            lines.append(
+                f"    {var} = {{key: a.reshape((len(a), *INPUT_SHAPES[{literal(name)}])) "
+                f"for key, a in {var}.items()}}"
+            )
+        x_exprs.append(var)
+    y_exprs = []
+    for name, mapping in data["outputs"].items():
+        var = _identifier(name) + "_target"
+        field = mapping.get("field", name)
+        lines.append(f"    # output {literal(name)}")
+        lines.append(f"    {var} = {{key: part[{literal(field)}] for key, part in splits.items()}}")
+        encoding = mapping.get("encoding", "sparse")
+        if encoding == "sparse":
+            lines.append(f'    {var} = {{key: a.astype("int32") for key, a in {var}.items()}}')
+        elif encoding == "onehot":
+            lines.append(
+                f"    {var} = {{key: keras.utils.to_categorical(a) for key, a in {var}.items()}}"
+            )
+        else:
+            lines.append(f'    {var} = {{key: a.astype("float32") for key, a in {var}.items()}}')
+            # one number per sample for an output of shape (batch, 1)
+            lines += _comprehension(var, "a[:, None] if a.ndim == 1 else a")
+        y_exprs.append(var)
+    lines.append("    return {")
+    lines.append("        part: (")
+    lines.append("            [" + ", ".join(f"{v}[part]" for v in x_exprs) + "],")
+    lines.append("            [" + ", ".join(f"{v}[part]" for v in y_exprs) + "],")
+    lines.append("        )")
+    lines.append("        for part in parts")
+    lines.append("    }")
+    return lines
+
+
+def _comprehension(var: str, expr: str) -> list[str]:
+    """``var = {key: expr for key, a in var.items()}``, wrapped like ruff when too long."""
+    one = f"    {var} = {{key: {expr} for key, a in {var}.items()}}"
+    if len(one) <= LINE:
+        return [one]
+    return [f"    {var} = {{", f"        key: {expr} for key, a in {var}.items()", "    }"]
+
+
+def _entry_expr(module: str, entry: dict, extra: dict[str, str] | None = None) -> str:
+    args = [f"{k}={literal(v)}" for k, v in (entry.get("params") or {}).items()]
+    args += [f"{k}={v}" for k, v in (extra or {}).items()]
+    return f"keras.{module}.{entry['class']}({', '.join(args)})"
+
+
+def _main_lines(project, graph: Graph, epochs: int | None) -> list[str]:
+    training = training_settings(project.settings, graph)
+    outs = output_names(graph)
+    named = any(o.name for o in graph.outputs)
+    run_dir = f"{project.name}_run"
+    lines = ["def main():"]
+    if training.get("mixed_precision"):
+        lines.append('    keras.mixed_precision.set_global_policy("mixed_float16")')
+    lines += [
+        "    keras.utils.set_random_seed(0)",
+        "    model = build_model()",
+        "    model.summary()",
+    ]
+    lines.append("    splits = prepare_data()")
+    opt = training["optimizer"]
+    extra = {}
+    if opt.get("schedule"):
+        extra["learning_rate"] = _entry_expr("optimizers.schedules", opt["schedule"])
+    lines += call_lines(4, "optimizer = ", [_entry_expr("optimizers", opt, extra)], "")
+    losses = [_entry_expr("losses", training["losses"][o]) for o in outs]
+    weights = [literal(float(training["losses"][o].get("weight", 1.0))) for o in outs]
+    metrics = [
+        "[" + ", ".join(_entry_expr("metrics", m) for m in training["metrics"].get(o, [])) + "]"
+        for o in outs
+    ]
+    args = ["optimizer=optimizer"]
+    if len(outs) == 1 and not named:
+        args += [f"loss={losses[0]}", f"metrics={metrics[0]}"]
+    elif named:
+
+        def as_dict(values):
+            return "{" + ", ".join(f"{literal(o)}: {v}" for o, v in zip(outs, values)) + "}"
+
+        args += [
+            f"loss={as_dict(losses)}",
+            f"loss_weights={as_dict(weights)}",
+            f"metrics={as_dict(metrics)}",
+        ]
+    else:
+        args += [
+            "loss=[" + ", ".join(losses) + "]",
+            "loss_weights=[" + ", ".join(weights) + "]",
+            "metrics=[" + ", ".join(metrics) + "]",
+        ]
+    args.append(f"steps_per_execution={int(training['steps_per_execution'])}")
+    args.append(f"jit_compile={bool(training['jit_compile'])}")
+    lines += call_lines(4, "model.compile(", args)
+    files = {
+        "ModelCheckpoint": {"filepath": 'str(run_dir / "best.keras")'},
+        "CSVLogger": {"filename": 'str(run_dir / "history.csv")'},
+        "TensorBoard": {"log_dir": 'str(run_dir / "logs")'},
+        "BackupAndRestore": {
+            "backup_dir": 'str(run_dir / "backup")',
+            "double_checkpoint": "True",
+        },
+    }
+    lines += [f"    run_dir = Path({literal(run_dir)})", "    run_dir.mkdir(exist_ok=True)"]
+    callbacks = []
+    for cb, entry in training["callbacks"].items():
+        if entry.get("enabled"):
+            callbacks.append(_entry_expr("callbacks", {"class": cb, **entry}, files.get(cb)))
+    lines.append("    callbacks = [")
+    for c in callbacks:
+        for i, line in enumerate(_wrap_item(8, c)):
+            lines.append(line + ("," if i == len(_wrap_item(8, c)) - 1 else ""))
+    lines.append("    ]")
+
+    def xy(part: str, which: int) -> str:
+        if which == 1 and named:
+            return "dict(zip(" + literal(outs) + f", splits[{literal(part)}][1]))"
+        count = len(graph.input_nodes) if which == 0 else len(outs)
+        s = f"splits[{literal(part)}][{which}]"
+        return s + "[0]" if count == 1 else s
+
+    batch = int(training["batch_size"])
+    n_epochs = int(epochs if epochs is not None else training["epochs"])
+    data = data_settings(project.settings, graph)
+    val = data.get("validation") or {}
+    has_val = isinstance(val, dict) and val.get("split", 0) > 0
+    fit = [
+        xy("train", 0),
+        xy("train", 1),
+        f"batch_size={batch}",
+        f"epochs={n_epochs}",
+    ]
+    if has_val:
+        fit.append(f"validation_data=({xy('validation', 0)}, {xy('validation', 1)})")
+    fit += [f"shuffle={bool(data.get('shuffle', True))}", "callbacks=callbacks"]
+    lines += call_lines(4, "model.fit(", fit)
+    test = data.get("test") or {}
+    if isinstance(test, dict) and test.get("split", 0) > 0:
+        lines += call_lines(
+            4,
+            "results = model.evaluate(",
+            [xy("test", 0), xy("test", 1), f"batch_size={batch}", "return_dict=True"],
+        )
+        lines.append('    print("Test:", results)')
+    lines.append('    model.save(run_dir / "final.keras")')
+    return lines
+
+
+def _input_shapes(graph: Graph) -> dict[str, Any]:
+    shapes = {}
+    for node in graph.input_nodes:
+        if "shape" in node.params:
+            shapes[node.name] = tuple(node.params["shape"])
+        elif "batch_shape" in node.params:
+            shapes[node.name] = tuple(node.params["batch_shape"][1:])
+    return shapes
+
+
+# ===================================================================== the script
+def generate_script(
+    project,
+    style: str = "functional",
+    catalog: Catalog | None = None,
+    epochs: int | None = None,
+    format_with_ruff: bool = True,
+) -> str:
+    """A standalone Python script for ``project`` in ``style``.
+
+    ``epochs`` overrides the training setting (tests train one epoch). Raises
+    :class:`CodegenError` when the style cannot express the graph.
+    """
+    if style not in STYLES:
+        raise CodegenError(f"Unknown style '{style}': choose one of {', '.join(STYLES)}.")
+    catalog = catalog or load_catalog()
+    graph: Graph = project.graph
+    name = project.name or graph.name
+    for node in graph.nodes:
+        if node.type != INPUT_TYPE and node.type != MODEL_TYPE and node.type not in catalog:
+            raise CodegenError(f"Unknown layer type '{node.type}'.", node.name)
+    _PRIVATE_IMPORTS.clear()
+    functions = _build_functions(graph, name, style, catalog)
+    private = sorted(_PRIVATE_IMPORTS)
+    data = data_settings(project.settings, graph)
+    has_data = bool(data.get("source"))
+
+    out: list[str] = []
+    title = f'"""{name}: generated by Studio ({style} style).'
+    if project.description:
+        out += [title, ""] + _wrap_text(project.description) + ['"""', ""]
+    else:
+        out += [title + '"""', ""]
+    body: list[str] = []
+    for fn in functions:
+        body += ["", ""] + fn
+    if has_data:
+        shapes = _input_shapes(graph)
+        consts = [f"{literal(k)}: {literal(v, tuples=True)}" for k, v in shapes.items()]
+        body += ["", ""]
+        body += call_lines(0, "INPUT_SHAPES = {", consts, "}")
+        body += [
+            "",
+            "",
+            "def as_model_dtype(a):",
+            '    """Whole numbers in at most two dimensions stay int32; the rest is float32."""',
+            '    keep_int = a.dtype.kind in "iu" and a.ndim <= 2',
+            '    return a.astype("int32" if keep_int else "float32")',
+            "",
+            "",
+            "def load_data():",
+            '    """The data source\'s fields, as NumPy arrays."""',
+        ]
+        data_body, _ = _data_lines(data, graph)
+        body += data_body
+        body += [
+            "",
+            "",
+            "def prepare_data():",
+            '    """Shuffle, split (test last, validation before it) and preprocess."""',
+        ]
+        body += _prepare_lines(data, graph)
+        body += ["", ""] + _main_lines(project, graph, epochs)
+        body += ["", "", 'if __name__ == "__main__":', "    main()"]
+    text_body = "\n".join(body)
+    imports = []
+    if "Path(" in text_body:
+        imports += ["from pathlib import Path", ""]
+    imports.append("import keras")
+    if "np." in text_body:
+        imports.append("import numpy as np")
+    if "layers." in text_body:
+        imports.append("from keras import layers")
+    imports += private
+    text = "\n".join(out + imports) + "\n" + text_body + "\n"
+    if format_with_ruff:
+        text = _ruff_format(text)
+    return text
+
+
+def _wrap_text(text: str, width: int = LINE - 4) -> list[str]:
+    words = text.replace('"""', "'''").replace("\\", "/").split()
+    lines, cur = [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > width:
+            lines.append(cur)
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    if cur:
+        lines.append(cur)
+    return lines
+
+
+def _ruff_executable() -> str | None:
+    import os
+    import sys
+
+    candidate = os.path.join(os.path.dirname(sys.executable), "ruff")
+    if os.path.exists(candidate):
+        return candidate
+    return shutil.which("ruff")
+
+
+def _ruff_format(text: str) -> str:
+    """The text through ``ruff format`` when ruff is installed (it fixes any line wrapping
+    the generator got wrong); unchanged otherwise."""
+    ruff = _ruff_executable()
+    if ruff is None:
+        return text
+    try:
+        done = subprocess.run(
+            [ruff, "format", "--line-length", str(LINE), "--isolated", "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return text
+    return done.stdout if done.returncode == 0 and done.stdout else text

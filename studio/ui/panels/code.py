@@ -1,0 +1,192 @@
+"""The Code panel: the Python script the project exports, kept up to date as it is edited.
+
+The script comes from :func:`studio.core.codegen.generate_script` (pure Python, no
+TensorFlow), regenerated 300 ms after the last edit and only while the panel is visible.
+Keywords, strings, numbers, comments and decorators are highlighted.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from PySide6.QtCore import QRegularExpression, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QGuiApplication,
+    QSyntaxHighlighter,
+    QTextCharFormat,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+STYLE_NAMES = {"functional": "Functional", "sequential": "Sequential", "subclass": "Subclass"}
+DEBOUNCE_MS = 300
+
+
+def _format(color: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+    fmt = QTextCharFormat()
+    fmt.setForeground(QColor(color))
+    if bold:
+        fmt.setFontWeight(QFont.Weight.Bold)
+    fmt.setFontItalic(italic)
+    return fmt
+
+
+class PythonHighlighter(QSyntaxHighlighter):
+    """Python syntax colours (one pass of regular expressions per line)."""
+
+    def __init__(self, document) -> None:
+        super().__init__(document)
+        words = "|".join(re.escape(k) for k in keyword.kwlist)
+        self.rules = [
+            (QRegularExpression(rf"\b({words})\b"), _format("#8250df", bold=True)),
+            (QRegularExpression(r"\b(True|False|None|self)\b"), _format("#0550ae")),
+            (QRegularExpression(r"\b[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\b"), _format("#0550ae")),
+            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), _format("#6639ba", bold=True)),
+            (QRegularExpression(r"@\w+"), _format("#953800")),
+            (QRegularExpression(r""""[^"]*"|'[^']*'"""), _format("#0a3069")),
+            (QRegularExpression(r"#[^\n]*"), _format("#6e7781", italic=True)),
+        ]
+        self.docstring = _format("#0a3069")
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt API
+        for pattern, fmt in self.rules:
+            matches = pattern.globalMatch(text)
+            while matches.hasNext():
+                m = matches.next()
+                self.setFormat(m.capturedStart(), m.capturedLength(), fmt)
+        # Triple-quoted strings over several lines: state 1 = inside one.
+        self.setCurrentBlockState(0)
+        start = 0 if self.previousBlockState() == 1 else text.find('"""')
+        while start >= 0:
+            skip = 0 if self.previousBlockState() == 1 and start == 0 else 3
+            end = text.find('"""', start + skip)
+            if end < 0:
+                self.setCurrentBlockState(1)
+                self.setFormat(start, len(text) - start, self.docstring)
+                break
+            self.setFormat(start, end + 3 - start, self.docstring)
+            start = text.find('"""', end + 3)
+
+
+class CodePreviewWidget(QWidget):
+    """A read-only, highlighted view of the exported script, with a style choice."""
+
+    codeChanged = Signal(str)
+
+    def __init__(self, document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Style:"))
+        self.style_combo = QComboBox()
+        self.style_combo.setToolTip(
+            "Functional: the graph as layer calls. Sequential: a list of layers (a single "
+            "chain only). Subclass: a keras.Model with layers in __init__ and the flow in call."
+        )
+        self.style_combo.currentIndexChanged.connect(lambda _i: self.refresh())
+        row.addWidget(self.style_combo)
+        row.addStretch(1)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the script to the clipboard")
+        self.copy_button.clicked.connect(self.copy)
+        row.addWidget(self.copy_button)
+        layout.addLayout(row)
+        self.editor = QPlainTextEdit()
+        self.editor.setReadOnly(True)
+        self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.editor.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.highlighter = PythonHighlighter(self.editor.document())
+        layout.addWidget(self.editor, 1)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b3261e;")
+        self.message.hide()
+        layout.addWidget(self.message)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.refresh)
+        self._stale = True
+        document.graphChanged.connect(self._changed)
+        document.settingsChanged.connect(self._changed)
+        self._fill_styles()
+
+    # ------------------------------------------------------------------ public
+    def code(self) -> str:
+        return self.editor.toPlainText()
+
+    def style(self) -> str:
+        return self.style_combo.currentData() or "functional"
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.code())
+
+    def refresh(self) -> None:
+        """Generate the script now (for the chosen style)."""
+        from studio.core.codegen import CodegenError, generate_script
+
+        self._stale = False
+        self._fill_styles()
+        try:
+            text = generate_script(self.document.project, style=self.style())
+        except CodegenError as exc:
+            self._show_message(str(exc))
+            return
+        except Exception as exc:  # a graph the generator does not know yet: say so
+            self._show_message(f"The script cannot be written for this graph: {exc}")
+            return
+        self._show_message("")
+        if text != self.editor.toPlainText():
+            bar = self.editor.verticalScrollBar()
+            position = bar.value()
+            self.editor.setPlainText(text)
+            bar.setValue(position)
+            self.codeChanged.emit(text)
+
+    # ------------------------------------------------------------------ internals
+    def _fill_styles(self) -> None:
+        from studio.core.codegen import available_styles
+
+        try:
+            styles = available_styles(self.document.graph)
+        except Exception:
+            styles = ["functional"]
+        current = [self.style_combo.itemData(i) for i in range(self.style_combo.count())]
+        if current == styles:
+            return
+        chosen = self.style_combo.currentData()
+        self.style_combo.blockSignals(True)
+        self.style_combo.clear()
+        for style in styles:
+            self.style_combo.addItem(STYLE_NAMES.get(style, style), style)
+        index = self.style_combo.findData(chosen)
+        self.style_combo.setCurrentIndex(max(0, index))
+        self.style_combo.blockSignals(False)
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+
+    def _changed(self, *_args) -> None:
+        self._stale = True
+        if self.isVisible():
+            self._timer.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        if self._stale:
+            self._timer.start()
