@@ -13,6 +13,7 @@ PURE_MODULES = [
     "studio.core.validation",
     "studio.core.layout",
     "studio.core.settings",
+    "studio.core.codegen",
     "studio.catalog",
     "studio.catalog.training",
     "studio.project",
