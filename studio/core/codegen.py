@@ -661,15 +661,255 @@ def _functional_copy(graph: Graph) -> Graph:
     return g
 
 
+# ===================================================================== data loaders
+# Functions the script defines when its data needs them. Each returns ``(fields, info)``:
+# the fields as NumPy arrays of equal length, and what the loader learned (``classes`` per
+# label field; for a CSV also how its columns were read, so that a separate validation or
+# test file is read the same way).
+_CSV_LOADER = r'''def load_csv(
+    path, delimiter=None, target=None, features=None, column_types=None, like=None
+):
+    """A CSV file's fields as Studio reads it: numeric and one-hot categorical feature
+    columns make "features", a text column its own field of strings and the target column
+    class ids (or numbers). ``like`` is what reading the training file gave."""
+    import csv
+    import io
+
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        text = f.read()
+    if delimiter in ("tab", "\\t"):
+        delimiter = "\t"
+    if not delimiter:
+        try:
+            delimiter = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+        except csv.Error:
+            delimiter = ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows = [row for row in reader if any(cell.strip() for cell in row)]
+    header = [cell.strip() for cell in rows[0]]
+    rows = rows[1:]
+    like = like if like and like.get("kind") == "csv" else {}
+    column_types = column_types or {}
+
+    def number(value):
+        try:
+            x = float(value)
+        except ValueError:
+            return None
+        return x if np.isfinite(x) else None
+
+    def values(column):
+        i = header.index(column)
+        return [row[i] for row in rows]
+
+    def numbers(vals, column):
+        out = [number(v) for v in vals]
+        if None in out:
+            raise ValueError(f"Column {column!r} of {path} has a value that is not a number.")
+        return np.array(out, dtype="float64")
+
+    def class_ids(vals, names):
+        index = {name: i for i, name in enumerate(names)}
+        return np.array([index[v.strip()] for v in vals], dtype="int32")
+
+    def column_type(vals):
+        if sum(number(v) is None for v in vals) < len(vals) / 2:
+            return "numeric"
+        distinct = {v.strip() for v in vals}
+        if len(distinct) <= 20 and len(distinct) < len(vals) / 2:
+            return "categorical"
+        return "text"
+
+    features = features or [c for c in header if c != target]
+    types, categories, blocks, fields = {}, {}, [], {}
+    for column in features:
+        vals = values(column)
+        kind = (
+            column_types.get(column)
+            or like.get("types", {}).get(column)
+            or column_type(vals)
+        )
+        types[column] = kind
+        if kind == "numeric":
+            blocks.append(numbers(vals, column)[:, None])
+        elif kind == "categorical":
+            names = like.get("categories", {}).get(column)
+            names = names or sorted({v.strip() for v in vals})
+            categories[column] = names
+            blocks.append(np.eye(len(names))[class_ids(vals, names)])  # one-hot
+        else:
+            fields[column] = np.array(vals, dtype=object)
+    if blocks:
+        fields = {"features": np.concatenate(blocks, axis=1).astype("float32"), **fields}
+    classes = {}
+    target_type = None
+    if target:
+        vals = values(target)
+        target_type = column_types.get(target) or like.get("target_type")
+        if target_type is None:
+            numeric = all(number(v) is not None for v in vals)
+            target_type = "numeric" if numeric else "categorical"
+        if target_type == "numeric":
+            y = numbers(vals, target)
+            small = y.min() >= 0 and y.max() < 20 and len(np.unique(y)) <= 20
+            if small and np.all(y == np.round(y)):  # class ids 0..k-1
+                fields[target] = y.astype("int32")
+                classes[target] = [str(i) for i in range(int(y.max()) + 1)]
+            else:
+                fields[target] = y.astype("float32")
+        else:
+            if target_type == "categorical" and all(number(v) is not None for v in vals):
+                # numeric class labels: ordered as numbers ("2" before "10")
+                def label(x):
+                    return str(int(x)) if float(x).is_integer() else repr(x)
+
+                names = [label(x) for x in sorted({float(v) for v in vals})]
+                vals = [label(float(v)) for v in vals]
+            else:
+                names = sorted({v.strip() for v in vals})
+            names = like.get("classes", {}).get(target) or names
+            fields[target] = class_ids(vals, names)
+            classes[target] = names
+    info = {"kind": "csv", "classes": classes, "types": types}
+    return fields, info | {"categories": categories, "target_type": target_type}
+'''
+
+_IMAGE_FOLDER_LOADER = r'''def load_image_folder(path, image_size, color_mode="rgb"):
+    """One image per file, in one subfolder per class (class ids in name order)."""
+    ds = keras.utils.image_dataset_from_directory(
+        str(path),
+        image_size=image_size,
+        color_mode=color_mode,
+        batch_size=None,
+        shuffle=False,
+    )
+    samples = list(ds.as_numpy_iterator())
+    images = np.stack([x for x, _ in samples]).astype("float32")
+    labels = np.array([y for _, y in samples], dtype="int32")
+    return {"image": images, "label": labels}, {"classes": {"label": ds.class_names}}
+'''
+
+_TEXT_FOLDER_LOADER = r'''def load_text_folder(path):
+    """One text per .txt file, in one subfolder per class (class ids in name order)."""
+    ds = keras.utils.text_dataset_from_directory(str(path), batch_size=None, shuffle=False)
+    samples = list(ds.as_numpy_iterator())
+    texts = [x.decode("utf-8", "replace") for x, _ in samples]
+    labels = np.array([y for _, y in samples], dtype="int32")
+    fields = {"text": np.array(texts, dtype=object), "label": labels}
+    return fields, {"classes": {"label": ds.class_names}}
+'''
+
+_ALIGNED = r'''def aligned(loaded, info):
+    """A separate source's fields, its class ids renumbered to the training data's."""
+    fields, other = loaded
+    for key, names in other.get("classes", {}).items():
+        reference = info.get("classes", {}).get(key)
+        if reference is None or reference == names or key not in fields:
+            continue
+        mapping = np.array([reference.index(name) for name in names], dtype="int32")
+        fields[key] = mapping[np.asarray(fields[key], dtype="int64")]
+    return fields
+'''
+
+_KERAS_IMAGES = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+_KERAS_NAMES = (*_KERAS_IMAGES, "imdb", "reuters", "boston_housing")
+_DEFAULT_NUM_WORDS = 10000  # studio.engine.data.DEFAULT_NUM_WORDS
+
+
+def _keras_loader(name: str, num_words: Any) -> str:
+    """``load_<name>()``: a keras.datasets dataset's training split, the test split in info."""
+    call = f"keras.datasets.{name}.load_data()"
+    classes = "{}"
+    if name in ("imdb", "reuters"):
+        call = f"keras.datasets.{name}.load_data(num_words={literal(num_words)})"
+        names = (
+            '["negative", "positive"]'
+            if name == "imdb"
+            else "list(keras.datasets.reuters.get_label_names())"
+        )
+        classes = '{"label": ' + names + "}"
+        body = [
+            "        sequences = np.empty(len(x), dtype=object)  # word id lists",
+            "        for i, s in enumerate(x):",
+            "            sequences[i] = list(s)",
+            '        return {"sequence": sequences, "label": np.asarray(y, "int32").reshape(-1)}',
+        ]
+    elif name == "boston_housing":
+        body = [
+            '        return {"features": np.asarray(x, "float32"), "target": np.asarray(y, "float32")}'
+        ]
+    else:
+        image = "x[..., None]" if name in ("mnist", "fashion_mnist") else "x"
+        body = [f'        return {{"image": {image}, "label": np.asarray(y, "int32").reshape(-1)}}']
+    lines = [
+        f"def load_{name}():",
+        f'    """keras.datasets.{name}: the training split\'s fields; its test split in info."""',
+        f"    (x, y), (x_test, y_test) = {call}",
+        "",
+        "    def fields(x, y):",
+        *body,
+        "",
+        f'    return fields(x, y), {{"test": fields(x_test, y_test), "classes": {classes}}}',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _path_expr(value: Any, base_dir: Any) -> str:
+    """A data path as the script finds it: beside the script when the project stores it
+    relative to its folder, else as given."""
+    text = str(value)
+    if text.startswith("~"):
+        return f"Path({literal(text)}).expanduser()"
+    if base_dir is None or text.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", text):
+        return f"Path({literal(text)})"
+    return f"DATA_DIR / {literal(text)}"
+
+
+def _source_call(source: Any, base_dir: Any, helpers: dict[str, str]) -> str | None:
+    """The call that loads ``source`` as ``(fields, info)``, defining the function it needs
+    in ``helpers``; None for a source kind the generator does not write out this way."""
+    if not isinstance(source, dict):
+        return None
+    kind = source.get("kind")
+    if kind in ("csv", "image_folder", "text_folder") and not source.get("path"):
+        return None
+    if kind == "csv":
+        helpers["load_csv"] = _CSV_LOADER
+        args = [_path_expr(source["path"], base_dir)]
+        for key in ("delimiter", "target", "features", "column_types"):
+            if source.get(key):
+                args.append(f"{key}={literal(source[key])}")
+        return f"load_csv({', '.join(args)})"
+    if kind == "image_folder":
+        helpers["load_image_folder"] = _IMAGE_FOLDER_LOADER
+        size = source.get("image_size") or [256, 256]
+        if isinstance(size, int):
+            size = [size, size]
+        color = source.get("color_mode") or "rgb"
+        args = [_path_expr(source["path"], base_dir), literal(list(size), tuples=True)]
+        return f"load_image_folder({', '.join(args)}, color_mode={literal(color)})"
+    if kind == "text_folder":
+        helpers["load_text_folder"] = _TEXT_FOLDER_LOADER
+        return f"load_text_folder({_path_expr(source['path'], base_dir)})"
+    if kind == "keras" and source.get("name") in _KERAS_NAMES:
+        name = source["name"]
+        helpers[f"load_{name}"] = _keras_loader(name, source.get("num_words", _DEFAULT_NUM_WORDS))
+        return f"load_{name}()"
+    return None
+
+
 # ===================================================================== data and training
-def _data_lines(data: dict, graph: Graph) -> tuple[list[str], set[str]]:
-    """The body of ``load_data()``: returns fields (dict of arrays); and extra imports."""
+def _data_lines(data: dict, base_dir: Any, helpers: dict[str, str]) -> list[str]:
+    """The body of ``load_data()``, which returns ``(fields, info)`` (see the loaders);
+    the functions it calls go into ``helpers``."""
     source = data.get("source") or {}
     kind = source.get("kind")
     name = source.get("name")
-    imports: set[str] = set()
     lines: list[str] = []
-    if kind == "bundled" and name == "digits":
+    call = _source_call(source, base_dir, helpers)
+    if call is not None:
+        lines.append(f"    return {call}")  # ruff format wraps a long one
+    elif kind == "bundled" and name == "digits":
         side = source.get("image_size", 8)
         if isinstance(side, list):
             side = side[0]
@@ -688,7 +928,7 @@ def _data_lines(data: dict, graph: Graph) -> tuple[list[str], set[str]]:
             ]
         if source.get("flatten"):
             lines.append("    images = images.reshape(len(images), -1)")
-        lines.append('    return {"image": images, "label": bunch.target.astype("int32")}')
+        lines.append('    return {"image": images, "label": bunch.target.astype("int32")}, {}')
     elif kind == "bundled" and name in ("iris", "wine", "breast_cancer"):
         lines += [
             f"    from sklearn.datasets import load_{name}",
@@ -697,7 +937,7 @@ def _data_lines(data: dict, graph: Graph) -> tuple[list[str], set[str]]:
             "    return {",
             '        "features": np.asarray(bunch.data, dtype="float32"),',
             '        "label": np.asarray(bunch.target, dtype="int32"),',
-            "    }",
+            "    }, {}",
         ]
     elif kind == "bundled" and name == "multi_io":
         lines += [
@@ -721,7 +961,7 @@ def _data_lines(data: dict, graph: Graph) -> tuple[list[str], set[str]]:
             '        "input2": input2,',
             '        "regression": regression,',
             '        "classification": classification.astype("int32"),',
-            "    }",
+            "    }, {}",
         ]
     elif kind == "bundled" and name == "reviews":
         from studio.resources import resource_path
@@ -736,16 +976,18 @@ def _data_lines(data: dict, graph: Graph) -> tuple[list[str], set[str]]:
             "    return {",
             '        "text": np.array([row["text"] for row in rows], dtype=object),',
             '        "label": np.array([names.index(row["label"].strip()) for row in rows], dtype="int32"),',
-            "    }",
+            "    }, {}",
         ]
     elif kind == "npz" and isinstance(source.get("path"), str):
         lines += [
-            f"    with np.load({literal(source['path'])}, allow_pickle=False) as arrays:",
-            "        return {key: arrays[key] for key in arrays.files}",
+            f"    with np.load({_path_expr(source['path'], base_dir)}, allow_pickle=False) as arrays:",
+            "        return {key: arrays[key] for key in arrays.files}, {}",
         ]
     elif kind == "npy" and isinstance(source.get("paths"), dict):
-        items = [f"{literal(k)}: np.load({literal(v)})" for k, v in source["paths"].items()]
-        lines += call_lines(4, "return {", items, "}")
+        items = [
+            f"{literal(k)}: np.load({_path_expr(v, base_dir)})" for k, v in source["paths"].items()
+        ]
+        lines += call_lines(4, "return {", items, "}, {}")
     else:
         what = f"{kind} {name or ''}".strip() if kind else "no source"
         lines += [
@@ -753,24 +995,49 @@ def _data_lines(data: dict, graph: Graph) -> tuple[list[str], set[str]]:
             "    # load it here as a dict of NumPy arrays, one per field.",
             f"    raise NotImplementedError({literal('Load the data source: ' + what)})",
         ]
-    return lines, imports
+    return lines
 
 
-def _prepare_lines(data: dict, graph: Graph) -> list[str]:
+def _separate(spec: Any) -> bool:
+    """Whether a validation/test setting names a separate source or a built-in split."""
+    return isinstance(spec, dict) and bool(spec.get("source") or spec.get("builtin"))
+
+
+def _prepare_lines(data: dict, graph: Graph, base_dir: Any, helpers: dict[str, str]) -> list[str]:
     """Split and preprocess: ``splits`` maps "train"/"validation"/"test" to (x, y) lists."""
-    lines = ["    fields = load_data()", "    n = len(next(iter(fields.values())))"]
+    lines = ["    fields, info = load_data()", "    n = len(next(iter(fields.values())))"]
     if data.get("shuffle", True):
         lines += [
             f"    order = np.random.default_rng({literal(data.get('seed'))}).permutation(n)",
             "    fields = {key: value[order] for key, value in fields.items()}",
         ]
     counts = {}
+    separate: list[str] = []
     for part in ("test", "validation"):
         spec = data.get(part) or {"split": 0}
-        fraction = spec.get("split", 0) if isinstance(spec, dict) else 0
-        if isinstance(spec, dict) and (spec.get("source") or spec.get("builtin")):
-            raise CodegenError(f"A separate {part} source is not written out by the generator.")
-        counts[part] = fraction
+        if _separate(spec):
+            counts[part] = 0
+            if spec.get("source"):
+                call = _source_call(spec["source"], base_dir, helpers)
+                if call is None:
+                    kind = spec["source"].get("kind") if isinstance(spec["source"], dict) else None
+                    raise CodegenError(
+                        f"A separate {part} source of kind '{kind}' is not written out by the "
+                        "generator."
+                    )
+                if call.startswith("load_csv("):
+                    call = call[:-1] + ", like=info)"  # read as the training file was
+                helpers["aligned"] = _ALIGNED
+                separate += call_lines(
+                    4, f"splits[{literal(part)}] = aligned(", [call, "info"], ")"
+                )
+            else:
+                kind = (data.get("source") or {}).get("kind")
+                if part != "test" or kind != "keras":
+                    raise CodegenError(f"This data source has no built-in {part} split.")
+                separate.append(f'    splits[{literal(part)}] = info["test"]  # the official one')
+            continue
+        counts[part] = spec.get("split", 0) if isinstance(spec, dict) else 0
     for var, part in (("n_test", "test"), ("n_val", "validation")):
         fraction = counts[part]
         if fraction:
@@ -786,8 +1053,11 @@ def _prepare_lines(data: dict, graph: Graph) -> list[str]:
         "    }",
         "    splits = {name: {key: a[part] for key, a in fields.items()} "
         "for name, part in parts.items()}",
-        "",
     ]
+    if separate:
+        lines.append("    # separate validation / test data")
+        lines += separate
+    lines.append("")
     x_exprs = []
     for name, mapping in data["inputs"].items():
         var = _identifier(name)
@@ -863,8 +1133,13 @@ def _prepare_lines(data: dict, graph: Graph) -> list[str]:
         if encoding == "sparse":
             lines.append(f'    {var} = {{key: a.astype("int32") for key, a in {var}.items()}}')
         elif encoding == "onehot":
-            lines.append(
-                f"    {var} = {{key: keras.utils.to_categorical(a) for key, a in {var}.items()}}"
+            # as many classes as the source names (else the largest class id + 1) in every split
+            lines += [
+                f'    names = info.get("classes", {{}}).get({literal(field)}) or []',
+                f"    count = len(names) or 1 + max(int(a.max()) for a in {var}.values() if a.size)",
+            ]
+            lines += _comprehension(
+                var, 'keras.utils.to_categorical(a, num_classes=count).astype("float32")'
             )
         else:
             lines.append(f'    {var} = {{key: a.astype("float32") for key, a in {var}.items()}}')
@@ -973,7 +1248,7 @@ def _main_lines(project, graph: Graph, epochs: int | None) -> list[str]:
     n_epochs = int(epochs if epochs is not None else training["epochs"])
     data = data_settings(project.settings, graph)
     val = data.get("validation") or {}
-    has_val = isinstance(val, dict) and val.get("split", 0) > 0
+    has_val = isinstance(val, dict) and (val.get("split", 0) > 0 or _separate(val))
     fit = [
         xy("train", 0),
         xy("train", 1),
@@ -985,7 +1260,7 @@ def _main_lines(project, graph: Graph, epochs: int | None) -> list[str]:
     fit += [f"shuffle={bool(data.get('shuffle', True))}", "callbacks=callbacks"]
     lines += call_lines(4, "model.fit(", fit)
     test = data.get("test") or {}
-    if isinstance(test, dict) and test.get("split", 0) > 0:
+    if isinstance(test, dict) and (test.get("split", 0) > 0 or _separate(test)):
         lines += call_lines(
             4,
             "results = model.evaluate(",
@@ -1054,20 +1329,36 @@ def generate_script(
             '    """Whole numbers in at most two dimensions stay int32; the rest is float32."""',
             '    keep_int = a.dtype.kind in "iu" and a.ndim <= 2',
             '    return a.astype("int32" if keep_int else "float32")',
+        ]
+        base_dir = project.path.parent if getattr(project, "path", None) else None
+        helpers: dict[str, str] = {}
+        load_body = _data_lines(data, base_dir, helpers)
+        prepare_body = _prepare_lines(data, graph, base_dir, helpers)
+        uses_dir = any("DATA_DIR" in line for line in load_body + prepare_body)
+        if uses_dir:
+            body += [
+                "",
+                "",
+                "# The project keeps its data paths relative to its folder: this assumes the",
+                "# script is saved beside the project file.",
+                "DATA_DIR = Path(__file__).resolve().parent",
+            ]
+        for helper in helpers.values():
+            body += ["", ""] + helper.rstrip("\n").split("\n")
+        body += [
             "",
             "",
             "def load_data():",
-            '    """The data source\'s fields, as NumPy arrays."""',
+            '    """The data source\'s fields (NumPy arrays) and what loading them learned."""',
         ]
-        data_body, _ = _data_lines(data, graph)
-        body += data_body
+        body += load_body
         body += [
             "",
             "",
             "def prepare_data():",
             '    """Shuffle, split (test last, validation before it) and preprocess."""',
         ]
-        body += _prepare_lines(data, graph)
+        body += prepare_body
         body += ["", ""] + _main_lines(project, graph, epochs)
         body += ["", "", 'if __name__ == "__main__":', "    main()"]
     text_body = "\n".join(body)

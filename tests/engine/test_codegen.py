@@ -1,6 +1,7 @@
 """Generated scripts (studio.core.codegen) build the same models as studio.engine.build."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -122,7 +123,6 @@ def test_example_scripts(example, tmp_path, keras):
     assert "functional" in styles and "subclass" in styles
 
 
-
 def test_sequential_refuses_a_branching_graph():
     project = load_project(resource_path("examples", "multi_io.studio.json"))
     assert available_styles(project.graph) == ["functional", "subclass"]
@@ -139,19 +139,6 @@ def test_script_reads_like_hand_written_keras():
     assert "def build_model():" in text and 'name="mnist_cnn"' in text
     text = generate_script(load_project(resource_path("examples", "text_classifier.studio.json")))
     assert "layers.Bidirectional(\n        layers.LSTM(64, return_sequences=True" in text
-
-
-def test_whole_script_trains_one_epoch(tmp_path):
-    project = load_project(resource_path("examples", "mnist_cnn.studio.json"))
-    text = generate_script(project, epochs=1)
-    (tmp_path / "train.py").write_text(text, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "train.py"], cwd=tmp_path, capture_output=True, text=True, timeout=240
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Test:" in done.stdout
-    assert (tmp_path / "mnist_cnn_run" / "final.keras").exists()
-    assert (tmp_path / "mnist_cnn_run" / "history.csv").exists()
 
 
 # ----------------------------------------------------------------------------- hand-made graphs
@@ -276,30 +263,289 @@ def test_application_scripts(name, kwargs, tmp_path, keras):
         check_same(graph, text, style, tmp_path, keras)
 
 
-@pytest.mark.parametrize("example", EXAMPLES)
-def test_generated_data_equals_studio_data(example, tmp_path, keras):
+def check_data(project: Project, folder: Path) -> dict:
     """The script's prepare_data() gives the arrays studio.engine.data.prepare gives."""
     from studio.core.settings import data_settings, input_names, output_names
     from studio.engine.build import build_model
     from studio.engine.data import prepare
     from studio.engine.training import model_io
 
-    project = load_project(resource_path("examples", f"{example}.studio.json"))
     graph = project.graph
     data = data_settings(project.settings, graph)
     model = build_model(graph)
     ins, outs, _ = model_io(model, input_names(graph), output_names(graph))
-    expected = prepare(data, ins, outs, base_dir=project.path.parent)
-    module = load_script(generate_script(project), tmp_path, f"data_{example}")
+    base_dir = project.path.parent if project.path else None
+    expected = prepare(data, ins, outs, base_dir=base_dir)
+    text = generate_script(project)
+    # The script finds the data beside itself: the tests that give it data files save the
+    # project (in name only) in ``folder``.
+    assert "DATA_DIR" not in text or base_dir == folder
+    module = load_script(text, folder, f"data_{_identifier(project.name)}")
     splits = module.prepare_data()
     for part in ("train", "validation", "test"):
         pair = getattr(expected, part)
         if pair is None:
             assert len(splits[part][0][0]) == 0
             continue
+        assert len(splits[part][0]) == len(pair[0])
         for got, want in zip(splits[part][0], pair[0].values()):
             assert got.dtype == want.dtype and got.shape == want.shape
             np.testing.assert_allclose(got, want, atol=1e-5)
+        assert len(splits[part][1]) == len(pair[1])
         for got, want in zip(splits[part][1], pair[1].values()):
             assert got.shape == want.shape
             np.testing.assert_allclose(got, want, atol=1e-6)
+    return splits
+
+
+def _identifier(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_generated_data_equals_studio_data(example, tmp_path, keras):
+    project = load_project(resource_path("examples", f"{example}.studio.json"))
+    check_data(project, tmp_path)
+
+
+def _saved(tmp_path: Path, graph: Graph, data: dict) -> Project:
+    """A project saved (in name only) in tmp_path, whose data paths are relative to it."""
+    return Project(graph.name, graph, settings={"data": data}, path=tmp_path / "p.studio.json")
+
+
+def _text_and_features_graph(n_features: int, classes: int) -> Graph:
+    return _graph(
+        "csv_net",
+        [
+            Node("features", "InputLayer", {"shape": [n_features]}),
+            Node("tokens", "InputLayer", {"shape": [4], "dtype": "int32"}),
+            Node("embedding", "Embedding", {"input_dim": 50, "output_dim": 2}),
+            Node("pool", "GlobalAveragePooling1D"),
+            Node("cat", "Concatenate"),
+            Node("out", "Dense", {"units": classes, "activation": "softmax"}),
+        ],
+        [
+            ("tokens", "embedding", "inputs"),
+            ("embedding", "pool", "inputs"),
+            ("features", 0, "cat", "inputs", 0),
+            ("pool", 0, "cat", "inputs", 1),
+            ("cat", "out", "inputs"),
+        ],
+        [Output("out")],
+    )
+
+
+def _write_csv(path: Path, rows: list[list], delimiter: str = ",") -> None:
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f, delimiter=delimiter).writerows(rows)
+
+
+def test_generated_csv_data(tmp_path, keras):
+    """Numeric, categorical (one-hot) and text columns, a string target and a separate
+    validation file read like the training file (its categories and classes)."""
+    rng = np.random.default_rng(1)
+    colors = ["red", "green", "blue"]
+    labels = ["dog", "cat", "bird"]
+    header = ["x1", "x2", "color", "note", "label"]
+    rows = [
+        [f"{rng.normal():.3f}", str(i % 7), colors[i % 3], f"note {i} word{i % 5}", labels[i % 3]]
+        for i in range(40)
+    ]
+    _write_csv(tmp_path / "train.csv", [header, *rows], delimiter=";")
+    (tmp_path / "data").mkdir()
+    val = [["1.5", "2", "blue", "a b c", "cat"], ["0.5", "3", "blue", "b c d", "cat"]]
+    _write_csv(tmp_path / "data" / "val.csv", [header, *val], delimiter=";")
+    data = {
+        "source": {
+            "kind": "csv",
+            "path": "train.csv",
+            "target": "label",
+            "column_types": {"note": "text"},
+        },
+        "inputs": {
+            "features": {"field": "features", "normalize": True},
+            "tokens": {"field": "note", "text": {"max_tokens": 50, "sequence_length": 4}},
+        },
+        "outputs": {"out": {"field": "label", "encoding": "onehot"}},
+        "seed": 3,
+        "validation": {"source": {"kind": "csv", "path": "data/val.csv", "target": "label"}},
+        "test": {"split": 0.2},
+    }
+    project = _saved(tmp_path, _text_and_features_graph(5, 3), data)
+    text = generate_script(project)
+    ruff_ok(text)
+    assert 'DATA_DIR / "train.csv"' in text and "DATA_DIR = Path(__file__)" in text
+    splits = check_data(project, tmp_path)
+    assert len(splits["validation"][0][0]) == 2
+
+
+def test_generated_csv_numeric_target(tmp_path, keras):
+    """Auto-detected column types (tab-separated), numeric class labels from a float
+    column and an absolute path when the project has never been saved."""
+    header = ["a", "b", "grade"]
+    rows = [[str(i), str(i * 0.5), ["10", "2", "3.5"][i % 3]] for i in range(30)]
+    _write_csv(tmp_path / "t.tsv", [header, *rows], delimiter="\t")
+    graph = _graph(
+        "tsv",
+        [Node("features", "InputLayer", {"shape": [2]}), Node("out", "Dense", {"units": 3})],
+        [("features", "out", "inputs")],
+        [Output("out")],
+    )
+    data = {
+        "source": {
+            "kind": "csv",
+            "path": str(tmp_path / "t.tsv"),
+            "target": "grade",
+            "delimiter": "tab",
+            "column_types": {"grade": "categorical"},
+        },
+        "inputs": {"features": "features"},
+        "outputs": {"out": {"field": "grade", "encoding": "sparse"}},
+        "validation": {"split": 0.2},
+        "test": {"split": 0.1},
+    }
+    project = Project("tsv", graph, settings={"data": data})
+    assert "DATA_DIR" not in generate_script(project)
+    check_data(project, tmp_path)
+
+
+def _image_graph(side: int, classes: int) -> Graph:
+    return _graph(
+        "image_net",
+        [
+            Node("image", "InputLayer", {"shape": [side, side, 3]}),
+            Node("flatten", "Flatten"),
+            Node("out", "Dense", {"units": classes}),
+        ],
+        [("image", "flatten", "inputs"), ("flatten", "out", "inputs")],
+        [Output("out")],
+    )
+
+
+def _write_images(folder: Path, classes: dict[str, int], seed: int, keras) -> None:
+    rng = np.random.default_rng(seed)
+    for name, count in classes.items():
+        (folder / name).mkdir(parents=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (10, 12, 3)).astype("float32")
+            keras.utils.save_img(folder / name / f"{i}.png", pixels, scale=False)
+
+
+def test_generated_image_folder_data(tmp_path, keras):
+    """An image folder, with a separate validation folder that has one class of two (its
+    class ids renumbered to the training folder's)."""
+    _write_images(tmp_path / "images", {"cat": 3, "dog": 3}, 0, keras)
+    _write_images(tmp_path / "val_images", {"dog": 2}, 1, keras)
+    data = {
+        "source": {"kind": "image_folder", "path": "images", "image_size": [8, 8]},
+        "inputs": {"image": {"field": "image", "scale": 1 / 255}},
+        "outputs": {"out": {"field": "label", "encoding": "sparse"}},
+        "seed": 0,
+        "validation": {"source": {"kind": "image_folder", "path": "val_images", "image_size": 8}},
+        "test": {"split": 0.2},
+    }
+    project = _saved(tmp_path, _image_graph(8, 2), data)
+    ruff_ok(generate_script(project))
+    splits = check_data(project, tmp_path)
+    assert list(splits["validation"][1][0]) == [1, 1]
+
+
+def test_generated_text_folder_data(tmp_path, keras):
+    words = ["good fine great", "bad awful poor", "nice lovely", "terrible worst"]
+    for k, name in enumerate(["neg", "pos"]):
+        (tmp_path / "texts" / name).mkdir(parents=True)
+        for i in range(4):
+            text = f"{words[(k + i) % 4]} number {i} ünïcode"
+            (tmp_path / "texts" / name / f"{i}.txt").write_text(text, encoding="utf-8")
+    graph = _graph(
+        "text_net",
+        [
+            Node("tokens", "InputLayer", {"shape": [6], "dtype": "int32"}),
+            Node("embedding", "Embedding", {"input_dim": 30, "output_dim": 2}),
+            Node("pool", "GlobalAveragePooling1D"),
+            Node("out", "Dense", {"units": 1, "activation": "sigmoid"}),
+        ],
+        [
+            ("tokens", "embedding", "inputs"),
+            ("embedding", "pool", "inputs"),
+            ("pool", "out", "inputs"),
+        ],
+        [Output("out")],
+    )
+    data = {
+        "source": {"kind": "text_folder", "path": "texts"},
+        "inputs": {"tokens": {"field": "text", "text": {"max_tokens": 30, "sequence_length": 6}}},
+        "outputs": {"out": {"field": "label", "encoding": "raw"}},
+        "seed": 5,
+        "validation": {"split": 0.25},
+        "test": {"split": 0.25},
+    }
+    project = _saved(tmp_path, graph, data)
+    ruff_ok(generate_script(project))
+    check_data(project, tmp_path)
+
+
+def test_generated_keras_dataset_code(tmp_path):
+    """keras.datasets cannot be downloaded here: the code is checked, not run."""
+    graph = _graph(
+        "mnist_net",
+        [
+            Node("image", "InputLayer", {"shape": [28, 28, 1]}),
+            Node("flatten", "Flatten"),
+            Node("out", "Dense", {"units": 10}),
+        ],
+        [("image", "flatten", "inputs"), ("flatten", "out", "inputs")],
+        [Output("out")],
+    )
+    data = {
+        "source": {"kind": "keras", "name": "mnist"},
+        "inputs": {"image": {"field": "image", "scale": 1 / 255}},
+        "outputs": {"out": {"field": "label"}},
+        "validation": {"split": 0.1},
+        "test": {"builtin": True},
+    }
+    text = generate_script(Project("mnist_net", graph, settings={"data": data}))
+    ruff_ok(text)
+    compile(text, "generated.py", "exec")
+    assert "keras.datasets.mnist.load_data()" in text
+    assert "x[..., None]" in text and 'info["test"]' in text and "Test:" in text
+    data["source"] = {"kind": "keras", "name": "imdb", "num_words": 500}
+    data["test"] = {"split": 0.2}
+    text = generate_script(Project("imdb_net", graph, settings={"data": data}))
+    ruff_ok(text)
+    assert "keras.datasets.imdb.load_data(num_words=500)" in text
+    data["test"] = {"builtin": True}
+    data["source"] = {"kind": "bundled", "name": "iris"}
+    with pytest.raises(CodegenError):
+        generate_script(Project("iris_net", graph, settings={"data": data}))
+
+
+def test_every_example_script_trains_one_epoch(tmp_path):
+    """Each example's whole script runs (one epoch), side by side, from the project's folder."""
+    import shutil
+
+    runs = {}
+    for example in EXAMPLES:
+        folder = tmp_path / example
+        folder.mkdir()
+        shutil.copy(resource_path("examples", f"{example}.studio.json"), folder)
+        project = load_project(folder / f"{example}.studio.json")
+        (folder / "train.py").write_text(generate_script(project, epochs=1), encoding="utf-8")
+        runs[example] = subprocess.Popen(
+            [sys.executable, "train.py"],
+            cwd=folder,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
+    for example, proc in runs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, (example, err[-3000:])
+        assert "Test:" in out, example
+        project = load_project(tmp_path / example / f"{example}.studio.json")
+        run_dir = tmp_path / example / f"{project.name}_run"
+        assert (run_dir / "final.keras").exists(), example
+    assert (tmp_path / "mnist_cnn" / "mnist_cnn_run" / "history.csv").exists()
