@@ -10,7 +10,7 @@ from __future__ import annotations
 import keyword
 import re
 
-from PySide6.QtCore import QRegularExpression, QTimer, Signal
+from PySide6.QtCore import QObject, QRegularExpression, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -79,6 +79,38 @@ class PythonHighlighter(QSyntaxHighlighter):
             start = text.find('"""', end + 3)
 
 
+class _Results(QObject):
+    ready = Signal(int, str, str)  # generation, script, error
+
+
+class _Generate(QRunnable):
+    """One script generation in the thread pool (a snapshot of the project is taken here)."""
+
+    def __init__(self, generation: int, project, style: str, results: _Results) -> None:
+        super().__init__()
+        import copy
+        import dataclasses
+
+        self.generation = generation
+        # A snapshot: the GUI may edit the original meanwhile (a Graph copy has no listeners).
+        self.project = dataclasses.replace(
+            project, graph=project.graph.copy(), settings=copy.deepcopy(project.settings)
+        )
+        self.style = style
+        self.results = results
+
+    def run(self) -> None:
+        from studio.core.codegen import CodegenError, generate_script
+
+        try:
+            text, error = generate_script(self.project, style=self.style), ""
+        except CodegenError as exc:
+            text, error = "", str(exc)
+        except Exception as exc:  # a graph the generator does not know yet: say so
+            text, error = "", f"The script cannot be written for this graph: {exc}"
+        self.results.ready.emit(self.generation, text, error)
+
+
 class CodePreviewWidget(QWidget):
     """A read-only, highlighted view of the exported script, with a style choice."""
 
@@ -121,6 +153,10 @@ class CodePreviewWidget(QWidget):
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.refresh)
         self._stale = True
+        self._generation = 0
+        self._sync = False  # True: generate on the calling thread (tests)
+        self._results = _Results()
+        self._results.ready.connect(self._on_result)
         document.graphChanged.connect(self._changed)
         document.settingsChanged.connect(self._changed)
         self._fill_styles()
@@ -136,18 +172,22 @@ class CodePreviewWidget(QWidget):
         QGuiApplication.clipboard().setText(self.code())
 
     def refresh(self) -> None:
-        """Generate the script now (for the chosen style)."""
-        from studio.core.codegen import CodegenError, generate_script
-
+        """Generate the script for the chosen style, off the GUI thread (formatting it runs
+        ruff, a separate program); the newest request wins."""
         self._stale = False
         self._fill_styles()
-        try:
-            text = generate_script(self.document.project, style=self.style())
-        except CodegenError as exc:
-            self._show_message(str(exc))
-            return
-        except Exception as exc:  # a graph the generator does not know yet: say so
-            self._show_message(f"The script cannot be written for this graph: {exc}")
+        self._generation += 1
+        job = _Generate(self._generation, self.document.project, self.style(), self._results)
+        if self._sync:
+            job.run()
+        else:
+            QThreadPool.globalInstance().start(job)
+
+    def _on_result(self, generation: int, text: str, error: str) -> None:
+        if generation != self._generation:
+            return  # an older request: the graph has changed since
+        if error:
+            self._show_message(error)
             return
         self._show_message("")
         if text != self.editor.toPlainText():
@@ -155,7 +195,7 @@ class CodePreviewWidget(QWidget):
             position = bar.value()
             self.editor.setPlainText(text)
             bar.setValue(position)
-            self.codeChanged.emit(text)
+        self.codeChanged.emit(text)
 
     # ------------------------------------------------------------------ internals
     def _fill_styles(self) -> None:
