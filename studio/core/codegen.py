@@ -1153,6 +1153,8 @@ def _prepare_lines(data: dict, graph: Graph, base_dir: Any, helpers: dict[str, s
     lines.append("        )")
     lines.append("        for part in parts")
     lines.append("    }")
+    if not any(re.search(r"\binfo\b", line) for line in lines[1:]):
+        lines[0] = "    fields, _ = load_data()"  # the class names are not needed here
     return lines
 
 
