@@ -383,22 +383,6 @@ def _size_text(n: int) -> str:
 OTHER_EXPORTS = ("python", "png", "svg")
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _export_other(args, project) -> int:
     """``--format python | png | svg``."""
     out = Path(args.output)
@@ -413,7 +397,9 @@ def _export_other(args, project) -> int:
         except CodegenError as exc:
             _err(f"studio: export failed: {exc}")
             return EXIT_INVALID
-        _write_text_atomic(out, text)
+        from studio.project.runs import write_text_atomic
+
+        write_text_atomic(out, text)
     else:  # a picture of the graph, drawn as the canvas draws it
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from studio.ui.canvas.picture import render_project_picture

@@ -21,7 +21,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import threading
 import time
 import traceback
@@ -36,7 +35,7 @@ from studio.catalog import load_catalog
 from studio.core.settings import data_settings, input_names, output_names, training_settings
 from studio.engine import EngineError, load_keras
 from studio.project import dumps_project, project_from_dict
-from studio.project.runs import best_metrics, write_json_atomic
+from studio.project.runs import best_metrics, write_json_atomic, write_text_atomic
 
 write_json = write_json_atomic
 
@@ -294,21 +293,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 # ===================================================================== run folders
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def history_csv(epochs: list[dict]) -> str:
     keys = ["epoch"] + sorted({k for e in epochs for k in e} - {"epoch", "partial"})
     buf = io.StringIO()
@@ -407,7 +391,7 @@ class Trainer:
                 "training": training,
                 "data": data,
             }
-            _atomic_write(
+            write_text_atomic(
                 self.run_dir / "project.studio.json", dumps_project(project_from_dict(snapshot))
             )
             device = device_text()
@@ -550,7 +534,7 @@ class Trainer:
         if not (self.run_dir / "history.csv").exists() or not training["callbacks"]["CSVLogger"][
             "enabled"
         ]:
-            _atomic_write(self.run_dir / "history.csv", history_csv(bridge.epochs))
+            write_text_atomic(self.run_dir / "history.csv", history_csv(bridge.epochs))
 
         test = None
         evaluation = None

@@ -379,19 +379,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
-    """Write ``data`` as indented JSON to ``path`` atomically: a temp file in the same folder,
-    flushed, fsynced and moved over ``path`` with :func:`os.replace`, so a reader never sees
-    half a file. NaN and infinities are written as ``null`` (strict JSON); numpy values are
-    written as plain numbers. Raises ``OSError`` / ``TypeError``; the temp file is removed."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` atomically: a temp file in the
+    same folder, flushed, fsynced and moved over ``path`` with :func:`os.replace`, so a reader
+    never sees half a file. The file gets the usual permissions (umask), not a temp file's.
+    Raises ``OSError``; the temp file is removed."""
     target = Path(path)
-    text = json.dumps(_plain(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
         tmp = None
     finally:
@@ -400,6 +402,14 @@ def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
                 os.unlink(tmp)
             except OSError:
                 pass
+
+
+def write_json_atomic(path: str | os.PathLike, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically (:func:`write_text_atomic`).
+    NaN and infinities are written as ``null`` (strict JSON); numpy values are written as
+    plain numbers. Raises ``OSError`` / ``TypeError``."""
+    text = json.dumps(_plain(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    write_text_atomic(path, text)
 
 
 def delete_run(run_dir: str | os.PathLike) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QProgressDialog
 
 from studio.project import project_basename, project_to_dict
-from studio.project.runs import list_runs
+from studio.project.runs import list_runs, write_text_atomic
 
 #: (format, menu text, file filter, suffix); suffix "" means a folder.
 EXPORTS = (
@@ -132,9 +132,6 @@ class ExportController(QObject):
     # ------------------------------------------------------------------ exporting
     def export_script(self, path: str, style: str = "functional") -> bool:
         """Write the project as a standalone Python script (atomically)."""
-        import os
-        import tempfile
-
         from studio.core.codegen import CodegenError, generate_script
 
         try:
@@ -144,13 +141,7 @@ class ExportController(QObject):
             return False
         target = Path(path)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".py", dir=target.parent)
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-                f.write(text)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, target)
+            write_text_atomic(target, text)
         except OSError as exc:
             self._fail("python", f"The script could not be written: {exc}")
             return False
