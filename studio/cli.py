@@ -255,19 +255,28 @@ def cmd_import(args) -> int:
     return EXIT_OK
 
 
+def _load_valid(path: str):
+    """(project, None), or (None, exit status) after saying why it cannot be used: unreadable
+    (2) or with errors in its graph (1)."""
+    project = _load(path)
+    if project is None:
+        return None, EXIT_UNREADABLE
+    errors = [d for d in _diagnostics(project) if d.severity == "error"]
+    if errors:
+        _print_diagnostics(errors, path)
+        return None, EXIT_INVALID
+    return project, None
+
+
 def _fmt_logs(logs: dict) -> str:
     return " - ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "lr")
 
 
 def cmd_train(args) -> int:
     """Train a project without a window, writing the same run folder as the window does."""
-    project = _load(args.project)
+    project, failed = _load_valid(args.project)
     if project is None:
-        return EXIT_UNREADABLE
-    errors = [d for d in _diagnostics(project) if d.severity == "error"]
-    if errors:
-        _print_diagnostics(errors, args.project)
-        return EXIT_INVALID
+        return failed
     from studio.core.settings import check_settings
 
     bad = [d for d in check_settings(project.settings, project.graph) if d.severity == "error"]
@@ -411,13 +420,9 @@ def _export_other(args, project) -> int:
 
 def cmd_export(args) -> int:
     """Write the project as a model file, a Markdown summary, a Python script or a picture."""
-    project = _load(args.project)
+    project, failed = _load_valid(args.project)
     if project is None:
-        return EXIT_UNREADABLE
-    errors = [d for d in _diagnostics(project) if d.severity == "error"]
-    if errors:
-        _print_diagnostics(errors, args.project)
-        return EXIT_INVALID
+        return failed
     if args.quantize and args.format != "tflite":
         _err("studio: --quantize applies to --format tflite only.")
         return EXIT_INVALID
