@@ -185,6 +185,7 @@ def cmd_summary(args) -> int:
     if errors:
         _print_diagnostics(errors, args.project)
         return EXIT_INVALID
+    project.graph.trusted_code = bool(getattr(args, "trust_code", False))
     from studio.engine.shapes import infer_shapes
 
     result = infer_shapes(project.graph)
@@ -255,6 +256,21 @@ def cmd_import(args) -> int:
     return EXIT_OK
 
 
+def _trust_refused(project, args, path: str) -> bool:
+    """True (after saying why) when the project holds code and ``--trust-code`` is missing;
+    with the flag, the project's code may run."""
+    code = getattr(project.graph, "code", None)
+    if code and not getattr(args, "trust_code", False):
+        _err(f"studio: {Path(path).name} contains custom code ({', '.join(code)}), which runs "
+             "only when you pass --trust-code.")  # fmt: skip
+        return True
+    project.graph.trusted_code = bool(getattr(args, "trust_code", False))
+    return False
+
+
+_TRUST_HELP = "run the project's custom layers, losses and metrics (only for code you trust)"
+
+
 def _load_valid(path: str):
     """(project, None), or (None, exit status) after saying why it cannot be used: unreadable
     (2) or with errors in its graph (1)."""
@@ -277,6 +293,8 @@ def cmd_train(args) -> int:
     project, failed = _load_valid(args.project)
     if project is None:
         return failed
+    if _trust_refused(project, args, args.project):
+        return EXIT_INVALID
     from studio.core.settings import check_settings
 
     bad = [d for d in check_settings(project.settings, project.graph) if d.severity == "error"]
@@ -356,6 +374,7 @@ def cmd_train(args) -> int:
             overrides={"epochs": args.epochs, "batch_size": args.batch_size},
             weights=weights,
             stop=stop,
+            trusted_code=project.graph.trusted_code,
         )
         result = trainer.run()
     finally:
@@ -426,8 +445,10 @@ def cmd_export(args) -> int:
     if args.quantize and args.format != "tflite":
         _err("studio: --quantize applies to --format tflite only.")
         return EXIT_INVALID
-    if args.format in OTHER_EXPORTS:
+    if args.format in OTHER_EXPORTS:  # text and pictures: the project's code does not run
         return _export_other(args, project)
+    if _trust_refused(project, args, args.project):
+        return EXIT_INVALID
     weights = None
     if args.run:
         weights = Path(args.run) / "weights.h5"
@@ -452,6 +473,7 @@ def cmd_export(args) -> int:
             args.output,
             weights=str(weights.resolve()) if weights is not None else None,
             quantize=args.quantize,
+            trusted_code=project.graph.trusted_code,
         )
     except ExportError as exc:
         where = f" ({exc.where})" if exc.where else ""
@@ -501,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="layers, output shapes and parameter counts")
     p.add_argument("project")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    p.add_argument("--trust-code", action="store_true", help=_TRUST_HELP)
     p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("import", help="turn a .keras, .h5 or Keras JSON model into a project")
@@ -514,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override the project's number of epochs")
     p.add_argument("--batch-size", type=int, help="override the project's batch size")
     p.add_argument("--run-dir", help="the run folder (default: a new one in <project>.runs/)")
+    p.add_argument("--trust-code", action="store_true", help=_TRUST_HELP)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
@@ -537,6 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="functional",
         help="code style of --format python",
     )
+    p.add_argument("--trust-code", action="store_true", help=_TRUST_HELP)
     p.set_defaults(func=cmd_export)
     return parser
 

@@ -142,7 +142,7 @@ STARTERS: dict[str, dict[str, Any]] = {
 for _name in ("Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
               "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D", "ConvLSTM1D",
               "ConvLSTM2D", "ConvLSTM3D"):  # fmt: skip
-    _rank = int(_name[-2]) if _name[-2].isdigit() else 2
+    _rank = int(re.search(r"([123])D", _name).group(1))  # Conv1DTranspose: 1
     STARTERS[_name] = {"filters": 32, "kernel_size": [3] * _rank}
 for _name in ("DepthwiseConv1D", "DepthwiseConv2D"):
     STARTERS[_name] = {"kernel_size": [3] * int(_name[-2])}
@@ -534,9 +534,12 @@ def spatial_rank(class_name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def category_of(cls: type, class_name: str) -> str:
+def category_of(cls: type, class_name: str, params: list[dict] | None = None) -> str:
     if class_name == "InputLayer":
         return "Inputs"
+    if any(p["kind"] == "layer" for p in params or ()):
+        # Bidirectional, TimeDistributed, SpectralNormalization: a layer around a layer.
+        return "Wrappers"
     parts = cls.__module__.split(".")
     package = parts[3] if parts[:3] == ["keras", "src", "layers"] and len(parts) > 3 else ""
     if "image_preprocessing" in parts:
@@ -764,7 +767,7 @@ def layer_entry(class_name: str, cls: type, aliases: list[str], choices: dict) -
     entry = {
         "module": "keras.layers",
         "class_name": class_name,
-        "category": category_of(cls, class_name),
+        "category": category_of(cls, class_name, params),
         "description": DESCRIPTIONS.get(class_name) or first_sentence(doc),
         "inputs": ports,
         "outputs": ["output"],
@@ -929,6 +932,103 @@ def catalog_choices() -> tuple[dict[str, list[Any]], dict[str, dict[str, str]]]:
     return choices, aliases
 
 
+# --------------------------------------------------------------------------- pretrained
+# Backbone and PreprocessInput (category "Pretrained"): keras.applications networks as nodes,
+# made by studio/engine/applications.py (docs/pretrained.md). Kept apart from the keras.layers
+# entries above: they are written here by hand rather than read from a Keras class.
+
+# The catalog test makes every entry from its defaults; a Backbone's default weights are
+# "imagenet", which would download, so it is made with weights=None there.
+REQUIRED_EXAMPLES["Backbone"] = {"weights": None}
+
+
+def _pretrained_param(name, kind, default, doc, choices=None, nullable=False, minimum=None):
+    return {
+        "name": name, "kind": kind, "default": default, "required": False,
+        "nullable": nullable, "min": minimum, "max": None,
+        "choices": choices, "length": None, "doc": doc,
+    }  # fmt: skip
+
+
+def pretrained_entries() -> dict[str, dict]:
+    """The two node types of the "Pretrained" category."""
+    sys.path.insert(0, str(ROOT))
+    from studio.engine.applications import DEFAULTS, MODELS, PreprocessInput, preprocess_mode
+
+    models = list(MODELS)
+    port = [{"name": "inputs", "variadic": False, "optional": False}]
+    p = _pretrained_param
+    backbone_params = [
+        p("model", "choice", "MobileNetV2", "The keras.applications network.", models),
+        p("weights", "choice", "imagenet",
+          "'imagenet' for weights pretrained on ImageNet (downloaded once, cached in "
+          "~/.keras/models), or None for random initialisation.", ["imagenet", None], True),
+        p("include_top", "bool", False,
+          "Whether to keep the network's own fully-connected ImageNet classifier."),
+        p("pooling", "choice", "avg",
+          "Without the top: None keeps the last feature map (4-D), 'avg' or 'max' pools it "
+          "to one vector per image.", [None, "avg", "max"], True),
+        p("input_shape", "shape", None,
+          "The image shape without the batch axis, like [224, 224, 3]; None takes any "
+          "size (without the top) or the network's default.", nullable=True),
+        p("classes", "int", 1000,
+          "Number of classes of the top classifier (only with include_top and weights None).",
+          minimum=1),
+        p("classifier_activation", "activation", "softmax",
+          "Activation of the top classifier (only with include_top)."),
+        p("trainable", "bool", False,
+          "False freezes the whole backbone (transfer learning: train only the new head); "
+          "true trains it, all of it or from fine_tune_from onwards."),
+        p("fine_tune_from", "str", None,
+          "With trainable: the layer (name, or index) from which layers train; the layers "
+          "before it stay frozen. Empty: every layer trains.", nullable=True),
+        p("freeze_batch_norm", "bool", True,
+          "With fine_tune_from: keep BatchNormalization layers frozen (inference mode), as "
+          "Keras recommends when fine-tuning on a small dataset."),
+    ]  # fmt: skip
+    backbone = {
+        "module": "studio.engine.applications",
+        "class_name": "Backbone",
+        "category": "Pretrained",
+        "description": "A keras.applications network (MobileNetV2, ResNet50, EfficientNetB0, "
+        "...) as one node, with ImageNet weights, frozen or fine-tuned from a layer.",
+        "inputs": port,
+        "outputs": ["output"],
+        "output_rules": [],
+        "params": backbone_params,
+        "call_params": [],
+        "defaults": dict(DEFAULTS),
+        "common": False,
+        "starter": {"input_shape": [224, 224, 3]},
+    }
+    preprocess = {
+        "module": "studio.engine.applications",
+        "class_name": "PreprocessInput",
+        "category": "Pretrained",
+        "description": "The preprocess_input of a keras.applications network: scales 0-255 "
+        "images the way its ImageNet weights expect.",
+        "inputs": port,
+        "outputs": ["output"],
+        "output_rules": [],
+        "params": [
+            p("model", "choice", "MobileNetV2", "The network whose preprocessing to apply.",
+              models),
+            p("data_format", "choice", None,
+              "channels_last or channels_first; None for the global setting.",
+              [None, *DATA_FORMATS], True),
+        ],  # fmt: skip
+        "call_params": [],
+        "defaults": jsonable(
+            {k: v for k, v in PreprocessInput().get_config().items() if k != "name"}
+        ),
+        "common": False,
+        "starter": {},
+        # preprocess_input per model: "tf", "torch", "caffe" or "none" (for the exported script)
+        "modes": {m: preprocess_mode(m) for m in models},
+    }
+    return {"Backbone": backbone, "PreprocessInput": preprocess}
+
+
 # --------------------------------------------------------------------------- catalog
 
 
@@ -970,6 +1070,7 @@ def build_catalog() -> dict[str, Any]:
             entry["category"] = "Applications"
             layers[class_name] = entry
         layers["Model"] = dict(MODEL_ENTRY)
+        layers.update(pretrained_entries())  # Backbone, PreprocessInput
         layers.update(op_entries(choices))
     return {
         "format": "studio.catalog",

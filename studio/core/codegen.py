@@ -21,6 +21,14 @@ import subprocess
 from typing import Any
 
 from studio.catalog import Catalog, LayerSpec, load_catalog
+from studio.core.code import (
+    CUSTOM_MODULE,
+    CUSTOM_PREFIX,
+    catalog_for,
+    defines_class,
+    init_accepts_kwargs,
+    root_code,
+)
 from studio.core.graph import INPUT_TYPE, MODEL_TYPE, Graph, Node
 from studio.core.settings import data_settings, output_names, training_settings
 
@@ -157,18 +165,36 @@ class _Names:
 
 # ===================================================================== layer constructors
 def _class_ref(spec: LayerSpec) -> str:
+    if spec.module == CUSTOM_MODULE:  # a custom layer: its class is written into the script
+        return spec.class_name
     if spec.module == "keras.layers":
         return f"layers.{spec.class_name}"
     if spec.module.startswith("keras.src."):
         # Not in Keras' public API (ConvNeXt's LayerScale): imported from its module.
         _PRIVATE_IMPORTS.add(f"from {spec.module} import {spec.class_name}")
         return spec.class_name
+    if spec.module == _PRETRAINED and spec.class_name == "PreprocessInput":
+        return "PreprocessInput"  # a small layer class written into the script
     if not spec.module.startswith("keras"):
         raise CodegenError(f"{spec.type} is not a Keras class.")
     return f"{spec.module}.{spec.class_name}"
 
 
 _PRIVATE_IMPORTS: set[str] = set()
+# Custom layer classes whose __init__ takes no **kwargs (no name=): built with named().
+_UNNAMEABLE: set[str] = set()
+_NAMED_USED: list[bool] = [False]
+_CUSTOM_CLASSES: set[str] = set()  # custom metrics that are classes (instantiated)
+
+
+def _layer_call(spec: LayerSpec, params: dict[str, Any], name: str, catalog) -> tuple[str, list]:
+    """``("Class(", [args..., name=...])``; for a custom layer that cannot take ``name=``,
+    ``("named(", ["Class(args)", "name"])``: ``named`` sets the name after construction."""
+    args = _constructor_args(spec, params, catalog)
+    if spec.module == CUSTOM_MODULE and spec.class_name in _UNNAMEABLE:
+        _NAMED_USED[0] = True
+        return "named(", [f"{_class_ref(spec)}({', '.join(args)})", literal(name)]
+    return f"{_class_ref(spec)}(", args + [f"name={literal(name)}"]
 
 
 def _param_value(spec: LayerSpec | None, key: str, value: Any, catalog: Catalog) -> str:
@@ -297,22 +323,24 @@ class _Flow:
 
     # ---------------------------------------------------------------- statements
     def layer_expr(self, node: Node) -> str:
+        if node.type == BACKBONE_TYPE:
+            return f"{_backbone_function(self.helpers, node)}()"
         if node.type == MODEL_TYPE:
             if node.subgraph is None:
                 raise CodegenError("This nested model has no graph.", node.name)
-            return f"{self.helpers.function_for(node)}()"
+            prefix, args = self.helpers.call_for(node)
+            return f"{prefix}{', '.join(args)})"
         spec = self.spec(node)
-        args = _constructor_args(spec, node.params, self.catalog)
-        args.append(f"name={literal(node.name)}")
-        return f"{_class_ref(spec)}({', '.join(args)})"
+        prefix, args = _layer_call(spec, node.params, node.name, self.catalog)
+        return f"{prefix}{', '.join(args)})"
 
     def layer_args(self, node: Node) -> tuple[str, list[str]]:
+        if node.type == BACKBONE_TYPE:
+            return f"{_backbone_function(self.helpers, node)}(", []
         if node.type == MODEL_TYPE:
-            return f"{self.helpers.function_for(node)}(", []
+            return self.helpers.call_for(node)
         spec = self.spec(node)
-        args = _constructor_args(spec, node.params, self.catalog)
-        args.append(f"name={literal(node.name)}")
-        return f"{_class_ref(spec)}(", args
+        return _layer_call(spec, node.params, node.name, self.catalog)
 
     def walk(self) -> None:
         graph = self.graph
@@ -437,8 +465,26 @@ class _Helpers:
         self.functions: list[list[str]] = []
         self.by_key: dict[Any, str] = {}
 
+    def call_for(self, node: Node) -> tuple[str, list[str]]:
+        """``("build_x(", [arguments])``: the call that makes the nested model of ``node``
+        (a block use passes its own name to its definition's function)."""
+        fname = self.function_for(node)
+        if node.block is not None:
+            return f"{fname}(", [f"name={literal(node.name)}"]
+        return f"{fname}(", []
+
     def function_for(self, node: Node) -> str:
         sub = node.subgraph
+        if node.block is not None:
+            # One function per block definition, called once per use with the use's name.
+            key = ("block", node.block)
+            if key not in self.by_key:
+                fname = "build_" + self.names(node.block)
+                self.by_key[key] = fname
+                lines = [f"def {fname}(name={literal(node.block)}):"]
+                lines += _model_body(sub, self.catalog, self, node.block, name_arg="name=name")
+                self.functions.append(lines)
+            return self.by_key[key]
         key = (node.name, sub.structure())
         if key in self.by_key:
             return self.by_key[key]
@@ -450,16 +496,150 @@ class _Helpers:
         return fname
 
 
-def _model_body(graph: Graph, catalog: Catalog, helpers: _Helpers, name: str) -> list[str]:
-    """The indented body of a function returning the model for ``graph`` named ``name``."""
+def _model_body(
+    graph: Graph, catalog: Catalog, helpers: _Helpers, name: str, name_arg: str | None = None
+) -> list[str]:
+    """The indented body of a function returning the model for ``graph`` named ``name``
+    (``name_arg``: the ``name=`` argument written instead, ``name=name`` for a block)."""
+    graph = _expand_inline(graph)
     if graph.style == "sequential":
-        return _sequential_body(graph, catalog, helpers, name)
+        return _sequential_body(graph, catalog, helpers, name, name_arg)
     flow = _Flow(graph, catalog, "functional", helpers)
     flow.walk()
     inputs, outputs = flow.model_io()
     return flow.body + call_lines(
-        4, "return keras.Model(", [inputs, outputs, f"name={literal(name)}"]
+        4, "return keras.Model(", [inputs, outputs, name_arg or f"name={literal(name)}"]
     )
+
+
+def _expand_inline(graph: Graph) -> Graph:
+    """Model nodes compiled inline written as their layers (studio.core.blocks)."""
+    from studio.core.blocks import expand_inline
+    from studio.core.graph import GraphError
+
+    try:
+        return expand_inline(graph)
+    except GraphError as exc:
+        raise CodegenError(str(exc)) from None
+
+
+# ===================================================================== pretrained networks
+_PRETRAINED = "studio.engine.applications"
+BACKBONE_TYPE = "Backbone"
+
+
+def _backbone_function(helpers: _Helpers, node: Node) -> str:
+    """``build_<name>()``: the keras.applications model, frozen or fine-tuned from a layer,
+    as studio.engine.applications.Backbone makes it."""
+    spec = helpers.catalog.get(BACKBONE_TYPE)
+    cfg = spec.config(node.params) if spec else dict(node.params)
+    key = (BACKBONE_TYPE, node.name, json.dumps(node.params, sort_keys=True))
+    if key in helpers.by_key:
+        return helpers.by_key[key]
+    fname = "build_" + helpers.names(node.name)
+    helpers.by_key[key] = fname
+    model = cfg.get("model", "MobileNetV2")
+    if not str(model).isidentifier():
+        raise CodegenError(f"'{model}' is not a keras.applications model.", node.name)
+    args = [f"include_top={literal(bool(cfg.get('include_top')))}"]
+    args.append(f"weights={literal(cfg.get('weights'))}")
+    if cfg.get("input_shape") is not None:
+        args.append(f"input_shape={literal(cfg['input_shape'], tuples=True)}")
+    args.append(f"pooling={literal(cfg.get('pooling'))}")
+    if cfg.get("include_top"):
+        args.append(f"classes={literal(cfg.get('classes', 1000))}")
+        args.append(f"classifier_activation={literal(cfg.get('classifier_activation'))}")
+    args.append(f"name={literal(node.name)}")
+    lines = [f"def {fname}():"]
+    lines += call_lines(4, f"backbone = keras.applications.{model}(", args)
+    start = cfg.get("fine_tune_from")
+    if not cfg.get("trainable"):
+        lines.append("    backbone.trainable = False  # frozen: only the layers after it train")
+    elif start not in (None, ""):
+        if isinstance(start, int) or str(start).lstrip("-").isdigit():
+            cut = str(int(start))
+        else:
+            cut = f"backbone.layers.index(backbone.get_layer({literal(start)}))"
+        lines += [
+            f"    # Fine-tune from {literal(start)} onwards; the layers before it stay frozen.",
+            f"    cut = {cut}",
+            "    for layer in backbone.layers[:cut]:",
+            "        layer.trainable = False",
+        ]
+        if cfg.get("freeze_batch_norm", True):
+            lines += [
+                "    for layer in backbone.layers[cut:]:",
+                "        # BatchNormalization stays in inference mode, as Keras recommends.",
+                "        if isinstance(layer, layers.BatchNormalization):",
+                "            layer.trainable = False",
+            ]
+    lines.append("    return backbone")
+    helpers.functions.append(lines)
+    return fname
+
+
+def _preprocess_class(graph: Graph, catalog: Catalog) -> list[list[str]]:
+    """The script's own ``PreprocessInput`` layer (the same maths and config as Studio's,
+    registered under the same name, so saved models load in either), if the graph uses it."""
+    models: set[str] = set()
+
+    def scan(g: Graph) -> None:
+        for n in g.nodes:
+            if n.type == "PreprocessInput":
+                spec = catalog.get(n.type)
+                models.add((spec.config(n.params) if spec else n.params).get("model"))
+            if n.subgraph is not None:
+                scan(n.subgraph)
+
+    scan(graph)
+    if not models:
+        return []
+    entry = catalog.data.get("layers", {}).get("PreprocessInput", {})
+    table = entry.get("modes", {})
+    unknown = sorted(str(m) for m in models if m not in table)
+    if unknown:
+        raise CodegenError(f"PreprocessInput: there is no keras.applications model {unknown[0]}.")
+    modes = [f"{literal(m)}: {literal(table[m])}" for m in sorted(models)]
+    return [
+        [
+            '@keras.saving.register_keras_serializable(package="studio")',
+            "class PreprocessInput(keras.layers.Layer):",
+            '    """keras.applications\' preprocess_input for a model, as a layer that saves."""',
+            "",
+            *call_lines(4, "MODES = {", modes, "}"),
+            "",
+            '    def __init__(self, model="MobileNetV2", data_format=None, **kwargs):',
+            "        super().__init__(**kwargs)",
+            "        self.model = model",
+            "        self.data_format = data_format",
+            "",
+            "    def call(self, inputs):",
+            "        x = keras.ops.cast(inputs, self.compute_dtype)",
+            "        mode = self.MODES[self.model]",
+            '        if mode == "none":  # the model preprocesses its input itself',
+            "            return x",
+            '        if mode == "tf":  # 0..255 -> -1..1',
+            "            return x / 127.5 - 1.0",
+            "        data_format = self.data_format or keras.config.image_data_format()",
+            '        axis = -3 if data_format == "channels_first" else -1',
+            "        shape = [1] * len(x.shape)",
+            "        shape[axis] = 3",
+            "",
+            "        def per_channel(values):",
+            "            return keras.ops.reshape(keras.ops.convert_to_tensor(values, x.dtype), shape)",
+            "",
+            '        if mode == "torch":  # 0..1, then the ImageNet mean and standard deviation',
+            "            mean = per_channel([0.485, 0.456, 0.406])",
+            "            return (x / 255.0 - mean) / per_channel([0.229, 0.224, 0.225])",
+            "        # caffe: RGB -> BGR, then the ImageNet mean is subtracted",
+            "        return keras.ops.flip(x, axis=axis) - per_channel([103.939, 116.779, 123.68])",
+            "",
+            "    def get_config(self):",
+            "        config = super().get_config()",
+            '        config.update({"model": self.model, "data_format": self.data_format})',
+            "        return config",
+        ]
+    ]
 
 
 def chain_order(graph: Graph) -> list[str]:
@@ -514,7 +694,9 @@ def _check_sequential(graph: Graph, catalog: Catalog) -> list[str]:
     return order
 
 
-def _sequential_body(graph: Graph, catalog: Catalog, helpers: _Helpers, name: str) -> list[str]:
+def _sequential_body(
+    graph: Graph, catalog: Catalog, helpers: _Helpers, name: str, name_arg: str | None = None
+) -> list[str]:
     order = _check_sequential(graph, catalog)
     items: list[str] = []
     for node_name in order:
@@ -525,11 +707,14 @@ def _sequential_body(graph: Graph, catalog: Catalog, helpers: _Helpers, name: st
             line = flow.body[0].strip()
             items.append(line.split(" = ", 1)[1])
         elif node.type == MODEL_TYPE:
-            items.append(f"{helpers.function_for(node)}()")
+            prefix, args = helpers.call_for(node)
+            items.append(f"{prefix}{', '.join(args)})")
+        elif node.type == BACKBONE_TYPE:
+            items.append(f"{_backbone_function(helpers, node)}()")
         else:
             spec = catalog[node.type]
-            args = _constructor_args(spec, node.params, catalog) + [f"name={literal(node_name)}"]
-            items.append(f"{_class_ref(spec)}({', '.join(args)})")
+            prefix, args = _layer_call(spec, node.params, node_name, catalog)
+            items.append(f"{prefix}{', '.join(args)})")
     lines = ["    return keras.Sequential(", "        ["]
     for item in items:
         lines += [
@@ -537,7 +722,7 @@ def _sequential_body(graph: Graph, catalog: Catalog, helpers: _Helpers, name: st
             for sub in [_wrap_item(12, item)]
             for i, line in enumerate(sub)
         ]
-    lines += ["        ],", f"        name={literal(name)},", "    )"]
+    lines += ["        ],", f"        {name_arg or f'name={literal(name)}'},", "    )"]
     return lines
 
 
@@ -575,9 +760,10 @@ def _split_args(text: str) -> list[str]:
 # ===================================================================== styles
 def available_styles(graph: Graph, catalog: Catalog | None = None) -> list[str]:
     """The styles :func:`generate_script` can write this graph in."""
-    catalog = catalog or load_catalog()
+    catalog = catalog_for(graph, catalog or load_catalog())
     styles = ["functional"]
     try:
+        graph = _expand_inline(graph)
         _check_sequential(graph, catalog)
         styles.append("sequential")
     except CodegenError:
@@ -596,6 +782,7 @@ def _class_name(name: str) -> str:
 
 def _build_functions(graph: Graph, name: str, style: str, catalog: Catalog) -> list[list[str]]:
     helpers = _Helpers(catalog)
+    graph = _expand_inline(graph)
     if style == "functional":
         main = ["def build_model():"]
         if graph.style == "sequential":
@@ -939,30 +1126,8 @@ def _data_lines(data: dict, base_dir: Any, helpers: dict[str, str]) -> list[str]
             '        "label": np.asarray(bunch.target, dtype="int32"),',
             "    }, {}",
         ]
-    elif kind == "bundled" and name == "multi_io":
-        lines += [
-            "    rng = np.random.default_rng(20240611)",
-            "    n = 2000",
-            "    factors = rng.standard_normal((n, 8))",
-            "",
-            "    def mix(part, width):",
-            "        weights = rng.standard_normal((part.shape[1], width))",
-            "        weights *= np.sqrt(0.9 / (weights**2).sum(axis=0))",
-            "        noise = np.sqrt(0.1) * rng.standard_normal((n, width))",
-            '        return (part @ weights + noise).astype("float32")',
-            "",
-            "    input1 = mix(factors[:, :4], 64)",
-            "    input2 = mix(factors[:, 4:], 128)",
-            "    regression = factors @ rng.standard_normal((8, 1)) / np.sqrt(8)",
-            '    regression = (regression + 0.1 * rng.standard_normal((n, 1))).astype("float32")',
-            "    classification = np.argmax(factors @ rng.standard_normal((8, 5)), axis=1)",
-            "    return {",
-            '        "input1": input1,',
-            '        "input2": input2,',
-            '        "regression": regression,',
-            '        "classification": classification.astype("int32"),',
-            "    }, {}",
-        ]
+    elif kind == "bundled" and name in _generated_names():
+        lines += _generator_lines(name)
     elif kind == "bundled" and name == "reviews":
         from studio.resources import resource_path
 
@@ -996,6 +1161,26 @@ def _data_lines(data: dict, base_dir: Any, helpers: dict[str, str]) -> list[str]
             f"    raise NotImplementedError({literal('Load the data source: ' + what)})",
         ]
     return lines
+
+
+def _generated_names() -> tuple[str, ...]:
+    from studio.generated_data import GENERATORS
+
+    return tuple(GENERATORS)
+
+
+def _generator_lines(name: str) -> list[str]:
+    """``load_data``'s body for a dataset Studio generates: the generator's own source (from
+    studio/generated_data.py), so the script trains on exactly Studio's data."""
+    import inspect
+    import textwrap
+
+    from studio.generated_data import GENERATORS
+
+    source = inspect.getsource(GENERATORS[name])
+    source = source.replace(f"def {name}(", f"def generate_{name}(", 1)
+    lines = textwrap.indent(source.rstrip(), "    ").splitlines()
+    return [*lines, "", f"    fields, _classes, _description = generate_{name}()", "    return fields, {}"]
 
 
 def _separate(spec: Any) -> bool:
@@ -1168,6 +1353,13 @@ def _comprehension(var: str, expr: str) -> list[str]:
 
 def _entry_expr(module: str, entry: dict, extra: dict[str, str] | None = None) -> str:
     args = [f"{k}={literal(v)}" for k, v in (entry.get("params") or {}).items()]
+    if str(entry.get("class", "")).startswith(CUSTOM_PREFIX):  # the project's own code
+        fn = entry["class"][len(CUSTOM_PREFIX) :]
+        if fn in _CUSTOM_CLASSES:  # a keras.metrics.Metric subclass
+            return f"{fn}({', '.join(args)})"
+        if module == "metrics" and args:  # a function with settings (its name)
+            return f"keras.metrics.MeanMetricWrapper({fn}, {', '.join(args)})"
+        return fn
     args += [f"{k}={v}" for k, v in (extra or {}).items()]
     return f"keras.{module}.{entry['class']}({', '.join(args)})"
 
@@ -1298,14 +1490,24 @@ def generate_script(
     """
     if style not in STYLES:
         raise CodegenError(f"Unknown style '{style}': choose one of {', '.join(STYLES)}.")
-    catalog = catalog or load_catalog()
     graph: Graph = project.graph
+    catalog = catalog_for(graph, catalog or load_catalog())
     name = project.name or graph.name
     for node in graph.nodes:
         if node.type != INPUT_TYPE and node.type != MODEL_TYPE and node.type not in catalog:
             raise CodegenError(f"Unknown layer type '{node.type}'.", node.name)
     _PRIVATE_IMPORTS.clear()
+    _UNNAMEABLE.clear()
+    _UNNAMEABLE.update(
+        c.name for c in root_code(graph).values() if c.kind == "layer" and not init_accepts_kwargs(c)
+    )
+    _NAMED_USED[0] = False
+    _CUSTOM_CLASSES.clear()
+    _CUSTOM_CLASSES.update(
+        c.name for c in root_code(graph).values() if c.kind != "layer" and defines_class(c)
+    )
     functions = _build_functions(graph, name, style, catalog)
+    functions = _preprocess_class(graph, catalog) + functions
     private = sorted(_PRIVATE_IMPORTS)
     data = data_settings(project.settings, graph)
     has_data = bool(data.get("source"))
@@ -1316,7 +1518,7 @@ def generate_script(
         out += [title, ""] + _wrap_text(project.description) + ['"""', ""]
     else:
         out += [title + '"""', ""]
-    body: list[str] = []
+    body: list[str] = _code_lines(graph)
     for fn in functions:
         body += ["", ""] + fn
     if has_data:
@@ -1377,6 +1579,26 @@ def generate_script(
     if format_with_ruff:
         text = _ruff_format(text)
     return text
+
+
+def _code_lines(graph: Graph) -> list[str]:
+    """The project's code definitions, verbatim (ruff leaves them as written), and the
+    ``named`` helper for custom layers whose ``__init__`` cannot take ``name=``."""
+    lines: list[str] = []
+    for code in root_code(graph).values():
+        lines += ["", "", f"# {code.kind.capitalize()} {code.name}, written in Studio.", "# fmt: off"]
+        lines += code.source.rstrip().split("\n")
+        lines += ["# fmt: on"]
+    if _NAMED_USED[0]:
+        lines += [
+            "",
+            "",
+            "def named(layer, name):",
+            '    """Name a layer whose __init__ takes no name= argument."""',
+            "    layer.name = name",
+            "    return layer",
+        ]
+    return lines
 
 
 def _wrap_text(text: str, width: int = LINE - 4) -> list[str]:

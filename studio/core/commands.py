@@ -302,6 +302,11 @@ class InSubgraph(Command):
     def _changed(self, graph: Graph) -> None:
         if self.path:
             graph._emit(GraphEvent("node_changed", node=self.path[0], keys=("subgraph",)))
+            # A block definition is shared by all its uses: they changed too.
+            target = self._target(graph)
+            for node in graph.nodes:
+                if node.name != self.path[0] and _reaches(node.subgraph, target):
+                    graph._emit(GraphEvent("node_changed", node=node.name, keys=("subgraph",)))
 
     def _forwarding(self, graph: Graph, target: Graph):
         """Re-emit the nested graph's events on the top graph, tagged with their path, so
@@ -337,6 +342,15 @@ class InSubgraph(Command):
             and other.path == self.path
             and self.command.merge_with(other.command)
         )
+
+
+def _reaches(graph: Graph | None, target: Graph, depth: int = 0) -> bool:
+    """Whether ``target`` is ``graph`` or nested in it (a block use shares its definition)."""
+    if graph is None or depth > 32:
+        return False
+    if graph is target:
+        return True
+    return any(_reaches(n.subgraph, target, depth + 1) for n in graph.nodes)
 
 
 def in_graph(path: list[str], command: Command) -> Command:
@@ -448,6 +462,101 @@ class SetAttribute(Command):
             self.notify()
 
 
+class SetCode(Command):
+    """Add, change or (``code`` None) remove the code definition ``name``
+    (:mod:`studio.core.code`).
+
+    When the new source defines another name (the user renamed the class or function), the
+    definition moves to ``code.name`` in place and, for a layer, every node of type
+    ``custom.<name>`` (nested models included) is re-typed to ``custom.<code.name>`` in the
+    same step. Consecutive edits of one definition pushed with ``merge=True`` (typing) are
+    one step; adding or removing a definition is never merged. ``graph`` is the root graph
+    the command is meant for (kept for symmetry with the UI's call; ``redo`` gets it again).
+    """
+
+    def __init__(self, graph: Graph | None, name: str, code: Any) -> None:
+        self.name = name
+        self.code = code
+        self.before: dict[str, Any] | None = None
+        # (path of Model nodes, node name, type before) of every re-typed node.
+        self.retyped: list[tuple[tuple[str, ...], str, str]] = []
+        self.text = self._text()
+
+    def _text(self) -> str:
+        if self.code is None:
+            return f"Remove code {self.name}"
+        if self.before is not None and self.name not in self.before:
+            return f"Add code {self.code.name}"
+        if self.code.name != self.name:
+            return f"Rename code {self.name} → {self.code.name}"
+        return f"Edit code {self.name}"
+
+    def redo(self, graph: Graph) -> None:
+        self.before = dict(graph.code)
+        self.retyped = []
+        old = self.before.get(self.name)
+        graph.set_code(self.name, self.code)
+        self.text = self._text()
+        if (
+            self.code is not None
+            and old is not None
+            and old.kind == "layer"
+            and self.code.kind == "layer"
+            and self.code.name != self.name
+        ):
+            self._retype(graph, graph, (), "custom." + self.name, "custom." + self.code.name)
+
+    def _retype(
+        self, root: Graph, graph: Graph, path: tuple[str, ...], old: str, new: str
+    ) -> None:
+        for node in graph.nodes:
+            if node.subgraph is not None:
+                self._retype(root, node.subgraph, (*path, node.name), old, new)
+            if node.type == old:
+                self.retyped.append((path, node.name, old))
+                graph.set_type(node.name, new)
+                if path:  # nested edits show on the root as a change of the outer Model
+                    root._emit(GraphEvent("node_changed", node=path[0], keys=("subgraph",)))
+
+    @staticmethod
+    def _reach(graph: Graph, path: tuple[str, ...]) -> Graph:
+        for name in path:
+            sub = graph.node(name).subgraph
+            assert sub is not None
+            graph = sub
+        return graph
+
+    def undo(self, graph: Graph) -> None:
+        assert self.before is not None
+        for path, name, old in reversed(self.retyped):
+            self._reach(graph, path).set_type(name, old)
+            if path:
+                graph._emit(GraphEvent("node_changed", node=path[0], keys=("subgraph",)))
+        current = self.code.name if self.code is not None else self.name
+        graph.code = dict(self.before)
+        renamed = self.code is not None and current != self.name
+        graph._emit(
+            GraphEvent("code_changed", node=self.name, old=current if renamed else None)
+        )
+
+    def merge_with(self, other: Command) -> bool:
+        if not (
+            isinstance(other, SetCode)
+            and self.code is not None
+            and other.code is not None
+            and self.before is not None
+            and self.name in self.before
+            and other.name == self.code.name
+            and other.code.kind == self.code.kind
+        ):
+            return False
+        self.code = other.code
+        seen = {(p, n) for p, n, _ in self.retyped}
+        self.retyped += [(p, n, t) for p, n, t in other.retyped if (p, n) not in seen]
+        self.text = self._text()
+        return True
+
+
 class UndoStack:
     """A linear history of commands applied to one graph.
 
@@ -472,6 +581,7 @@ class UndoStack:
 
     def push(self, command: Command, merge: bool = False) -> None:
         command.redo(self.graph)
+        self.graph.link_blocks()  # a block use put back by a command shares its definition
         # Never merge into the command at the saved point: the state after it was saved.
         at_clean = self._clean_index == len(self._done)
         if (
@@ -511,6 +621,7 @@ class UndoStack:
             return
         cmd = self._done.pop()
         cmd.undo(self.graph)
+        self.graph.link_blocks()
         self._undone.append(cmd)
         self._merge_open = False
         self._changed()
@@ -520,6 +631,7 @@ class UndoStack:
             return
         cmd = self._undone.pop()
         cmd.redo(self.graph)
+        self.graph.link_blocks()
         self._done.append(cmd)
         self._merge_open = False
         self._changed()

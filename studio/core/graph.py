@@ -26,7 +26,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studio.core.code import CodeDef
 
 INPUT_TYPE = "InputLayer"
 MODEL_TYPE = "Model"
@@ -52,6 +55,9 @@ class Node:
             constant operands (``{"x2": 3.0}`` for ``x + 3.0``).
         shared_with: name of the node whose layer (and weights) this node applies again.
         subgraph: for ``type == "Model"``, the nested network.
+        block: for a Model node that uses a block definition: the definition's name in the
+            root graph's :attr:`Graph.blocks`; ``subgraph`` is then that very Graph object
+            (shared by every use, see :meth:`Graph.link_blocks`).
     """
 
     name: str
@@ -61,6 +67,7 @@ class Node:
     call_args: dict[str, Any] = field(default_factory=dict)
     shared_with: str | None = None
     subgraph: Graph | None = None
+    block: str | None = None
 
     @property
     def is_input(self) -> bool:
@@ -78,7 +85,13 @@ class Node:
             position=tuple(self.position),
             call_args=copy.deepcopy(self.call_args),
             shared_with=self.shared_with,
-            subgraph=self.subgraph.copy() if self.subgraph is not None else None,
+            # A block use keeps pointing at its definition (Graph.copy re-links it).
+            subgraph=(
+                self.subgraph
+                if self.block is not None or self.subgraph is None
+                else self.subgraph.copy()
+            ),
+            block=self.block,
         )
 
 
@@ -113,7 +126,8 @@ class Output:
 class GraphEvent:
     """What changed. ``kind`` is one of ``node_added``, ``node_removed``, ``node_changed``,
     ``node_renamed``, ``node_moved``, ``edge_added``, ``edge_removed``, ``outputs_changed``,
-    ``reset``. ``node`` is the node's (new) name, ``old`` the old name on a rename, ``edge``
+    ``code_changed`` (``node`` is the code definition's name, ``old`` its old name when the
+    class was renamed), ``reset``. ``node`` is the node's (new) name, ``old`` the old name on a rename, ``edge``
     the edge, ``keys`` the parameter keys that changed, ``path`` the nested graph it
     happened in (empty for this graph)."""
 
@@ -141,6 +155,14 @@ class Graph:
         self._edges: list[Edge] = []
         self.outputs: list[Output] = []
         self._listeners: list[Listener] = []
+        # Block definitions (root graph only), by name; uses are Model nodes whose ``block``
+        # names one and whose ``subgraph`` is that Graph object.
+        self.blocks: dict[str, Graph] = {}
+        # Custom layers, losses and metrics written as code (root graph only), by name; see
+        # studio.core.code. trusted_code: whether that code may run (a runtime flag, never
+        # saved; False after loading a file until the user trusts it).
+        self.code: dict[str, CodeDef] = {}
+        self.trusted_code: bool = False
 
     # ----------------------------------------------------------------- observation
     def subscribe(self, listener: Listener) -> None:
@@ -381,14 +403,84 @@ class Graph:
         self.outputs = list(outputs)
         self._emit(GraphEvent("outputs_changed"))
 
+    def set_code(self, name: str, code: CodeDef | None) -> None:
+        """Add, replace (in place) or, with None, remove the code definition ``name``.
+        A ``code`` whose name differs from ``name`` takes its place under the new name."""
+        if code is None:
+            if name not in self.code:
+                return
+            del self.code[name]
+        elif code.name == name or name not in self.code:
+            if self.code.get(code.name) == code:
+                return
+            self.code[code.name] = code
+        else:
+            if code.name in self.code:
+                raise GraphError(f"Code named '{code.name}' already exists.")
+            self.code = {
+                (code.name if k == name else k): (code if k == name else v)
+                for k, v in self.code.items()
+            }
+        renamed = code is not None and code.name != name
+        self._emit(
+            GraphEvent(
+                "code_changed",
+                node=name if code is None else code.name,
+                old=name if renamed else None,
+            )
+        )
+
+    def set_type(self, name: str, type_: str) -> None:
+        """Change a node's type (a custom layer's class was renamed)."""
+        node = self.node(name)
+        if node.type == type_:
+            return
+        node.type = type_
+        self._emit(GraphEvent("node_changed", node=name, keys=("type",)))
+
     def replace_with(self, other: Graph) -> None:
-        """Take over the content of ``other`` (used by undo of whole-graph edits)."""
+        """Take over the content of ``other`` (used by undo of whole-graph edits). The code
+        definitions are taken too; ``trusted_code`` stays: trust belongs to the open
+        document, not to one state of its content."""
         self.name = other.name
         self.style = other.style
+        self.code = dict(other.code)
         self._nodes = {n.name: n.copy() for n in other.nodes}
         self._edges = list(other.edges)
         self.outputs = list(other.outputs)
+        # A definition that stays keeps its object (nodes held by undo commands point at it).
+        blocks: dict[str, Graph] = {}
+        for k, v in other.blocks.items():
+            mine = self.blocks.get(k)
+            if mine is not None and mine is not v:
+                mine.replace_with(v)
+                blocks[k] = mine
+            else:
+                blocks[k] = v.copy()
+        self.blocks = blocks
+        self.link_blocks()
         self._emit(GraphEvent("reset"))
+
+    def link_blocks(self) -> None:
+        """Point every block use (in this graph, its nested graphs and the definitions) at
+        the definition of that name in :attr:`blocks`, so that all uses share one Graph."""
+        if not self.blocks:
+            return
+        seen: set[int] = set()
+
+        def visit(g: Graph) -> None:
+            if id(g) in seen:
+                return
+            seen.add(id(g))
+            for n in g._nodes.values():
+                if n.block is not None and n.block in self.blocks:
+                    n.subgraph = self.blocks[n.block]
+                if n.subgraph is not None:
+                    visit(n.subgraph)
+
+        visit(self)
+        for definition in self.blocks.values():
+            visit(definition)
 
     # ----------------------------------------------------------------- comparison
     def copy(self) -> Graph:
@@ -397,6 +489,10 @@ class Graph:
         g._nodes = {n.name: n.copy() for n in self._nodes.values()}
         g._edges = list(self._edges)
         g.outputs = list(self.outputs)
+        g.blocks = {k: v.copy() for k, v in self.blocks.items()}
+        g.link_blocks()
+        g.code = dict(self.code)
+        g.trusted_code = self.trusted_code
         return g
 
     def signature(self) -> tuple:
@@ -413,11 +509,14 @@ class Graph:
                     _freeze(n.call_args),
                     n.shared_with,
                     n.subgraph.signature() if n.subgraph is not None else None,
+                    n.block,
                 )
                 for n in self._nodes.values()
             ),
             tuple(sorted(self._edges)),
             tuple(self.outputs),
+            tuple(self.code.values()),
+            tuple(sorted((k, v.signature()) for k, v in self.blocks.items())),
         )
 
     def structure(self) -> tuple:
@@ -436,12 +535,15 @@ class Graph:
                         _freeze(n.call_args),
                         n.shared_with,
                         n.subgraph.structure() if n.subgraph is not None else None,
+                        n.block,
                     )
                     for n in self._nodes.values()
                 )
             ),
             tuple(sorted(self._edges)),
             tuple(self.outputs),
+            tuple(sorted((c.name, c.kind, c.source) for c in self.code.values())),
+            tuple(sorted((k, v.structure()) for k, v in self.blocks.items())),
         )
 
     def __eq__(self, other: object) -> bool:

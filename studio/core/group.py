@@ -102,6 +102,9 @@ def group_graph(
 
     result = Graph(graph.name)
     result.style = graph.style
+    # Whole-graph content that is not nodes: block definitions and custom code.
+    result.blocks = dict(graph.blocks)
+    result.code = dict(getattr(graph, "code", {}))
     placed = False
     for n in graph.nodes:
         if n.name in chosen:
@@ -156,6 +159,9 @@ def ungroup_graph(graph: Graph, name: str) -> Graph:
 
     result = Graph(graph.name)
     result.style = graph.style
+    # Whole-graph content that is not nodes: block definitions and custom code.
+    result.blocks = dict(graph.blocks)
+    result.code = dict(getattr(graph, "code", {}))
     for n in graph.nodes:
         if n.name == name:
             for m in inner.nodes:

@@ -57,7 +57,9 @@ DATA_DEFAULTS: dict[str, Any] = {
     "prefetch": True,
 }
 SOURCE_KINDS = ("bundled", "csv", "npz", "npy", "image_folder", "text_folder", "keras")
-BUNDLED = ("digits", "iris", "wine", "breast_cancer", "reviews", "multi_io")
+BUNDLED = ("digits", "iris", "wine", "breast_cancer", "reviews", "multi_io",
+           # generated for the templates (studio/engine/data.py)
+           "shapes_segmentation", "timeseries", "interactions", "shapes_rgb")  # fmt: skip
 KERAS_DATASETS = (
     "mnist",
     "fashion_mnist",
@@ -342,7 +344,9 @@ def check_settings(
     for output, loss in t["losses"].items():
         where = f"training.losses.{output}"
         lspec = catalog.get("losses", loss["class"])
-        if lspec is None:
+        if str(loss["class"]).startswith("custom."):
+            _check_custom(add, f"{where}.class", f"Output '{output}'", "loss", loss, graph)
+        elif lspec is None:
             add(f"{where}.class", f"Output '{output}': unknown loss '{loss['class']}'.")
         else:
             _check_params(add, where, f"Output '{output}' loss {lspec.name}", lspec,
@@ -355,7 +359,9 @@ def check_settings(
             where = f"training.metrics.{output}.{i}"
             name = metric.get("class", "")
             mspec = catalog.get("metrics", name)
-            if mspec is None:
+            if str(name).startswith("custom."):
+                _check_custom(add, f"{where}.class", f"Output '{output}'", "metric", metric, graph)
+            elif mspec is None:
                 add(f"{where}.class", f"Output '{output}': unknown metric '{name}'.")
             else:
                 _check_params(add, where, f"Output '{output}' metric {mspec.name}", mspec,
@@ -378,6 +384,19 @@ def check_settings(
                 "watch a training metric.", severity=WARNING)  # fmt: skip
     _check_data(add, d, graph)
     return out
+
+
+def _check_custom(add, where: str, label: str, kind: str, entry: dict, graph: Graph) -> None:
+    """A ``custom.<name>`` loss or metric: the project's code must define it (as that kind)."""
+    from studio.core.code import custom_names
+
+    name = str(entry.get("class"))[len("custom.") :]
+    names = custom_names(graph, kind)
+    if name not in names:
+        known = ", ".join(f"custom.{n}" for n in names) if names else "none"
+        plural = "losses" if kind == "loss" else "metrics"
+        add(where, f"{label}: the project's code defines no {kind} '{name}' "
+            f"(custom {plural}: {known}).")  # fmt: skip
 
 
 def _check_data(add, d: dict[str, Any], graph: Graph) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from studio.catalog import Catalog, LayerSpec, ParamSpec, load_catalog
+from studio.core.code import catalog_for, code_problems
 from studio.core.graph import INPUT_TYPE, MODEL_TYPE, Edge, Graph, Node
 
 ERROR = "error"
@@ -119,14 +120,52 @@ def validate(graph: Graph, catalog: Catalog | None = None) -> list[Diagnostic]:
     Returns:
         The diagnostics, errors first, each group in node order (graph-wide ones first).
     """
-    if catalog is None:
-        catalog = load_catalog()
-    diags = _Validator(graph, catalog).run()
+    # The graph's custom layers (studio.core.code) join the catalog; a nested graph has no
+    # code of its own and keeps the overlay it is given.
+    catalog = catalog_for(graph, catalog if catalog is not None else load_catalog())
+    diags = _Validator(graph, catalog).run() + _code_diagnostics(graph)
     order = {name: i for i, name in enumerate(n.name for n in graph.nodes)}
     return sorted(
         diags,
         key=lambda d: (d.severity != ERROR, order.get(d.node, -1) if d.node else -1),
     )
+
+
+def wrappable_types(catalog: Catalog, wrapper: str) -> list[str]:
+    """The catalog types that ``wrapper``'s layer parameter can hold, alphabetically:
+    recurrent layers for Bidirectional, layers with a ``kernel`` or ``embeddings`` for
+    SpectralNormalization, any Keras layer for TimeDistributed (and other wrappers)."""
+    out = []
+    for type_, spec in catalog.layers.items():
+        if spec.is_op or type_ in (INPUT_TYPE, MODEL_TYPE) or spec.module != "keras.layers":
+            continue
+        names = {p.name for p in spec.params}
+        if wrapper == "Bidirectional":
+            ok = {"go_backwards", "return_sequences"} <= names
+        elif wrapper == "SpectralNormalization":
+            # Its kernel: Dense, Conv*, DepthwiseConv*, EinsumDense; or Embedding's table.
+            # (Not SeparableConv: two kernels; not LSTM or attention: no `kernel` of theirs.)
+            ok = spec.category in ("Core", "Convolution") and (
+                "kernel_initializer" in names
+                or "embeddings_initializer" in names
+                or ("depthwise_initializer" in names and "pointwise_initializer" not in names)
+            )
+        else:
+            ok = True
+        if ok:
+            out.append(type_)
+    return sorted(out, key=str.lower)
+
+
+def _code_diagnostics(graph: Graph) -> list[Diagnostic]:
+    """Syntax and structure problems of the graph's code definitions (nothing runs)."""
+    out = []
+    for name, problems in code_problems(graph).items():
+        for p in problems:
+            out.append(
+                Diagnostic(ERROR, f"Code '{name}', line {p.line}: {p.message}", code="code")
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -564,7 +603,7 @@ class _Validator:
                 if key not in spec.defaults:
                     self.unknown_param(node, spec, key)
                 continue
-            self.check_value(node, p, value)
+            self.check_value(node, p, value, owner=spec.type)
         for p in self.required_of(spec):
             if p.name not in node.params:
                 self.add(
@@ -600,7 +639,16 @@ class _Validator:
             param=key,
         )
 
-    def check_value(self, node: Node, p: ParamSpec, value: Any, call: bool = False) -> None:
+    def check_value(
+        self,
+        node: Node,
+        p: ParamSpec,
+        value: Any,
+        call: bool = False,
+        owner: str | None = None,
+    ) -> None:
+        """Check one value; ``owner`` is the type whose parameter it is (for a wrapped
+        layer's parameter, the wrapper's type: ``p.name`` is then a path, "layer.units")."""
         what = "call argument" if call else "parameter"
         if value is None:
             if p.required:
@@ -645,7 +693,73 @@ class _Validator:
                 param=p.name,
             )
             return
+        if p.kind == "layer" and not call:
+            self.check_inner_layer(node, p, value, owner or node.type)
+            return
         self.check_range(node, p, value, what)
+
+    def check_inner_layer(self, node: Node, p: ParamSpec, value: dict, owner: str) -> None:
+        """A wrapper's layer (Bidirectional's ``layer``): a known Keras layer that the wrapper
+        takes, with valid parameters. Diagnostics name the path: ``param="layer.units"``."""
+        class_name = value["class_name"]
+        inner = self.catalog.by_class(value.get("module") or "keras.layers", class_name)
+        if inner is None or inner.is_op or inner.type in (INPUT_TYPE, MODEL_TYPE):
+            self.add(
+                ERROR,
+                "param-layer",
+                f"'{node.name}' parameter '{p.name}' is a '{class_name}', which is not a "
+                "Keras layer Studio knows.",
+                node=node.name,
+                param=p.name,
+            )
+            return
+        if owner == "Bidirectional" and inner.param("go_backwards") is None:
+            self.add(
+                ERROR,
+                "param-layer",
+                f"'{node.name}' parameter '{p.name}' must be a recurrent layer (LSTM, GRU, "
+                f"SimpleRNN, ConvLSTM...), not {class_name}.",
+                node=node.name,
+                param=p.name,
+            )
+            return
+        config = value["config"]
+        known = self.params_of(inner)
+        for key, v in config.items():
+            if key == "name":
+                if not isinstance(v, str):
+                    self.add(
+                        ERROR,
+                        "param-type",
+                        f"'{node.name}' parameter '{p.name}.name' must be a string. "
+                        f"Received: name={_fmt(v)}.",
+                        node=node.name,
+                        param=f"{p.name}.name",
+                    )
+                continue
+            ip = known.get(key)
+            if ip is None:
+                if key not in inner.defaults:
+                    self.add(
+                        ERROR,
+                        "param-unknown",
+                        f"'{node.name}' parameter '{p.name}': {class_name} has no parameter "
+                        f"'{key}'.",
+                        node=node.name,
+                        param=f"{p.name}.{key}",
+                    )
+                continue
+            self.check_value(node, replace(ip, name=f"{p.name}.{key}"), v, owner=inner.type)
+        for ip in self.required_of(inner):
+            if ip.name not in config:
+                self.add(
+                    ERROR,
+                    "param-required",
+                    f"'{node.name}' needs a value for parameter '{p.name}.{ip.name}' "
+                    f"(the {class_name}'s {ip.name}).",
+                    node=node.name,
+                    param=f"{p.name}.{ip.name}",
+                )
 
     def type_ok(self, p: ParamSpec, v: Any) -> bool:
         kind = p.kind

@@ -23,6 +23,10 @@ _CLASS_CACHE: dict[tuple[str, str], type] = {}
 
 def keras_class(spec: LayerSpec) -> type:
     """The Keras class behind a catalog entry (imported once)."""
+    if spec.module == "studio.custom":  # a custom layer: the class the project's code made
+        from studio.engine.custom import active_class
+
+        return active_class(spec.class_name)
     key = (spec.module, spec.class_name)
     cls = _CLASS_CACHE.get(key)
     if cls is None:
@@ -52,7 +56,18 @@ def make_layer(node: Node, spec: LayerSpec):
     try:
         return cls.from_config(layer_config(node, spec))
     except Exception as exc:  # Keras validates arguments in __init__
+        _raise_if_user_code(exc, node)
         raise EngineError(explain(exc, node, spec), node.name) from exc
+
+
+def _raise_if_user_code(exc: BaseException, node: Node) -> None:
+    """An exception raised inside the project's code: its sentence names the user's line."""
+    if node.type.startswith("custom."):
+        from studio.engine.custom import as_code_error
+
+        error = as_code_error(exc, node=node.name)
+        if error is not None:
+            raise error from exc
 
 
 def node_spec(node: Node, catalog: Catalog) -> LayerSpec:
@@ -171,6 +186,19 @@ def build_model(graph: Graph, catalog: Catalog | None = None, name: str | None =
         EngineError: naming the node whose layer Keras refused, in plain words.
     """
     catalog = catalog or load_catalog()
+    if getattr(graph, "code", None):  # the project's custom layers: trusted code only
+        from studio.core.code import catalog_for
+        from studio.engine.custom import load_code
+
+        load_code(graph)
+        catalog = catalog_for(graph, catalog)
+    # Model nodes the user chose to compile inline become layers of this graph.
+    from studio.core.blocks import expand_inline
+
+    try:
+        graph = expand_inline(graph)
+    except GraphError as exc:
+        raise EngineError(str(exc)) from None
     if graph.style == "sequential":
         return _build_sequential(graph, catalog, name or graph.name)
     try:
@@ -213,6 +241,7 @@ def build_model(graph: Graph, catalog: Catalog | None = None, name: str | None =
         except EngineError:
             raise
         except Exception as exc:
+            _raise_if_user_code(exc, node)
             raise EngineError(explain(exc, node, spec, ins), node.name) from exc
 
     for node in graph.input_nodes:

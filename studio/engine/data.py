@@ -244,9 +244,11 @@ def _load_bundled(spec, base_dir, progress, setting, like) -> Dataset:
             f"{len(ds.classes['label'])} classes ({', '.join(ds.classes['label'])})"
         )
         return ds
-    if name == "multi_io":
-        return _multi_io()
-    names = "digits, iris, wine, breast_cancer, reviews, multi_io"
+    from studio.generated_data import GENERATORS
+
+    if name in GENERATORS:  # multi_io and the templates' datasets
+        return _generated(name)
+    names = "digits, iris, wine, breast_cancer, reviews, " + ", ".join(GENERATORS)
     raise DataError(
         f"There is no bundled dataset '{name}'. The bundled datasets are: {names}.",
         where=f"{setting}.name",
@@ -312,43 +314,12 @@ def _sklearn_table(name: str) -> Dataset:
     )
 
 
-def _multi_io() -> Dataset:
-    """Two inputs, two targets, generated from a fixed seed.
+def _generated(name: str) -> Dataset:
+    """A dataset Studio generates (studio/generated_data.py): multi_io and the templates'."""
+    from studio.generated_data import GENERATORS
 
-    Eight hidden factors drive everything: ``input1`` mixes the first four, ``input2`` the
-    other four (each feature standard normal: 90 % signal, 10 % noise), so a model needs
-    both inputs. ``regression`` is a fixed linear function of all eight factors plus a little
-    noise, ``classification`` the argmax of a fixed linear map of them to 5 classes. A small
-    MLP learns both (about 90 % accuracy).
-    """
-    rng = np.random.default_rng(20240611)
-    n = 2000
-    factors = rng.standard_normal((n, 8))
-
-    def mix(part: np.ndarray, width: int) -> np.ndarray:
-        weights = rng.standard_normal((part.shape[1], width))
-        weights *= np.sqrt(0.9 / (weights**2).sum(axis=0))  # each feature: variance 0.9 ...
-        noise = np.sqrt(0.1) * rng.standard_normal((n, width))  # ... plus 0.1 of noise
-        return (part @ weights + noise).astype("float32")
-
-    input1 = mix(factors[:, :4], 64)
-    input2 = mix(factors[:, 4:], 128)
-    regression = factors @ rng.standard_normal((8, 1)) / math.sqrt(8)
-    regression = (regression + 0.1 * rng.standard_normal((n, 1))).astype("float32")
-    classification = np.argmax(factors @ rng.standard_normal((8, 5)), axis=1).astype("int32")
-    return Dataset(
-        fields={
-            "input1": input1,
-            "input2": input2,
-            "regression": regression,
-            "classification": classification,
-        },
-        classes={"classification": [str(i) for i in range(5)]},
-        description=(
-            "Generated multi-input data: 2,000 samples, inputs of 64 and 128 numbers, "
-            "a regression target and 5 classes"
-        ),
-    )
+    fields, classes, description = GENERATORS[name]()
+    return Dataset(fields=fields, classes=classes, description=description)
 
 
 # --- csv -------------------------------------------------------------------------------------

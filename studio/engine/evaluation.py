@@ -54,7 +54,10 @@ def _labels(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndar
         p = y_pred.reshape(-1).astype("float64")
         pred = (p >= 0.5).astype(int)
         conf = np.where(pred == 1, p, 1 - p)
-        true = y_true.reshape(-1).astype(int) if y_true.ndim <= 2 else y_true.argmax(-1)
+        if y_true.ndim <= 2 or y_true.size == p.size:  # per sample, or per pixel (masks)
+            true = y_true.reshape(-1).astype(int)
+        else:
+            true = y_true.argmax(-1)
         return true, pred, conf
     probs = y_pred.reshape(len(y_pred), -1)
     pred = probs.argmax(-1)
@@ -74,6 +77,8 @@ def classification(
     raw: np.ndarray | None = None,
 ) -> dict[str, Any]:
     true, pred, conf = _labels(y_true, y_pred)
+    if len(true) != len(y_pred):  # one prediction per pixel: no sample images
+        raw = None
     n = max(
         len(classes or []),
         int(true.max(initial=0)) + 1,

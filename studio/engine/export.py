@@ -63,6 +63,7 @@ def export_model(
     weights: str | os.PathLike | None = None,
     quantize: str | None = None,
     progress: Progress | None = None,
+    trusted_code: bool = False,
 ) -> dict[str, Any]:
     """Build ``project``'s model and write it to ``out`` in format ``fmt``.
 
@@ -108,7 +109,7 @@ def export_model(
             progress(fraction, text)
 
     report(0.0, "Building the model…")
-    model, weight_info = prepare_model(project, project_dir, weights)
+    model, weight_info = prepare_model(project, project_dir, weights, trusted_code)
     report(0.3, f"Writing {fmt}…")
     if fmt == "savedmodel":
         _atomic_folder(out_path, lambda tmp: _write_savedmodel(model, tmp))
@@ -126,14 +127,16 @@ def export_model(
     }
 
 
-def prepare_model(project: dict, project_dir, weights=None):
-    """The built model (called once on zeros) and ``{"loaded": [...], "skipped": {...}}``."""
+def prepare_model(project: dict, project_dir, weights=None, trusted_code: bool = False):
+    """The built model (called once on zeros) and ``{"loaded": [...], "skipped": {...}}``.
+    A project with code needs ``trusted_code`` (a project dict never carries trust)."""
     from studio.catalog import load_catalog
     from studio.engine.build import build_model
     from studio.engine.weights import apply_weights, read_weights
     from studio.project import project_from_dict
 
     proj = project_from_dict(project)
+    proj.graph.trusted_code = bool(trusted_code)
     seed = (proj.settings.get("data") or {}).get("seed")
     keras.utils.set_random_seed(int(seed) if isinstance(seed, int) else 0)
     try:
@@ -156,7 +159,15 @@ def prepare_model(project: dict, project_dir, weights=None):
                 f"The weights file {path} cannot be read ({_first_line(exc)}).", "weights"
             ) from None
         info = apply_weights(model, arrays)
-    model(_zeros(model), training=False)  # ONNX export needs a model called once
+    try:
+        model(_zeros(model), training=False)  # ONNX export needs a model called once
+    except Exception as exc:
+        from studio.engine.custom import as_code_error
+
+        error = as_code_error(exc, proj.graph)
+        if error is None:
+            raise
+        raise ExportError(error.message, error.node) from None
     return model, info
 
 

@@ -9,7 +9,8 @@ window stays smooth, and a crash inside TensorFlow cannot take the editor down w
 Messages (tuples, pickled by ``multiprocessing``):
 
 * to the engine: ``("shapes", generation, graph)``, ``("job", job_id, kind, args)`` (kinds:
-  ``"import"``, ``"shapes-of"``, ``"clear-cache"``, ``"data-preview"``, ``"export"``),
+  ``"import"``, ``"shapes-of"``, ``"clear-cache"``, ``"data-preview"``, ``"export"``,
+  ``"expand-backbone"``),
   ``("quit",)``;
 * from the engine: ``("loaded", versions, seconds)``, ``("load_failed", message)``,
   ``("shapes", generation, ShapeResult)``, ``("job", job_id, result, error)``,
@@ -33,6 +34,10 @@ def _job(kind: str, args: tuple) -> Any:
         from studio.engine.export import export_model
 
         return export_model(*args)
+    if kind == "expand-backbone":  # (graph, node name) -> the graph with it as a Model node
+        from studio.engine.applications import expand_backbone
+
+        return expand_backbone(*args)
     if kind == "shapes-of":
         from studio.engine.shapes import infer_shapes
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from studio.catalog import Catalog, load_catalog
+from studio.core.code import catalog_for, code_fingerprint, is_custom_type
 from studio.core.graph import INPUT_TYPE, MODEL_TYPE, Graph, GraphError, Node
 from studio.engine import EngineError, load_keras
 from studio.engine.build import (
@@ -25,9 +26,11 @@ from studio.engine.build import (
     call_arguments,
     call_layer,
     input_config,
+    layer_config,
     make_layer,
     node_spec,
 )
+from studio.engine.custom import as_code_error, load_code
 from studio.engine.errors import explain, shape_text
 
 keras = load_keras()
@@ -56,10 +59,13 @@ class NodeInfo:
     error: str | None = None
     blocked_by: str | None = None  # an upstream node whose error hides this node's shape
     warnings: list[str] = field(default_factory=list)
+    # Not an error: the node is (or follows) a custom layer whose code has not run because
+    # the project is not trusted; the sentence says so (NOT_EVALUATED, or naming the node).
+    not_evaluated: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.blocked_by is None
+        return self.error is None and self.blocked_by is None and self.not_evaluated is None
 
     def output_text(self) -> str:
         if not self.outputs:
@@ -80,6 +86,15 @@ class ShapeResult:
     @property
     def errors(self) -> dict[str, str]:
         return {n: i.error for n, i in self.nodes.items() if i.error}
+
+    @property
+    def not_evaluated(self) -> dict[str, str]:
+        """Nodes whose shape waits for the project's code to be trusted, with the reason."""
+        return {n: i.not_evaluated for n, i in self.nodes.items() if i.not_evaluated}
+
+
+#: The status of a custom layer's node while the project's code is not trusted.
+NOT_EVALUATED = "Code not evaluated: trust the project to run it."
 
 
 def _freeze(value: Any) -> str:
@@ -110,9 +125,31 @@ class ShapeInference:
 
     def infer(self, graph: Graph) -> ShapeResult:
         start = time.perf_counter()
-        result = self._infer(graph)
+        base = self.catalog
+        self._code_state = self._load_code(graph)
+        self.catalog = catalog_for(graph, base)
+        try:
+            result = self._infer(graph)
+        finally:
+            self.catalog = base
         result.seconds = time.perf_counter() - start
         return result
+
+    _code_state: tuple = ()
+
+    def _load_code(self, graph: Graph) -> tuple:
+        """Run the project's code when it is trusted. Returns the part of every cache key
+        that custom nodes depend on: (fingerprint, trusted, error or None)."""
+        if not getattr(graph, "code", None):
+            return ()
+        trusted = bool(getattr(graph, "trusted_code", False))
+        error = None
+        if trusted:
+            try:
+                load_code(graph)
+            except EngineError as exc:
+                error = exc.message
+        return (code_fingerprint(graph), trusted, error)
 
     # ------------------------------------------------------------------ internals
     def _infer(self, graph: Graph) -> ShapeResult:
@@ -135,6 +172,23 @@ class ShapeInference:
             edges = sorted(in_edges.get(node_name, []), key=lambda e: (e.dst_port, e.slot))
             blocked = None
             in_specs = []
+            waiting = next(
+                (
+                    e.src
+                    for e in edges
+                    if infos.get(e.src) is not None and infos[e.src].not_evaluated
+                ),
+                None,
+            )
+            if waiting is not None and not any(
+                infos.get(e.src) is None or infos[e.src].error or infos[e.src].blocked_by
+                for e in edges
+            ):
+                infos[node_name] = NodeInfo(
+                    not_evaluated=f"Shape unknown until the project's code runs ('{waiting}' "
+                    "is a custom layer that has not been evaluated)."
+                )
+                continue
             for e in edges:
                 src = infos.get(e.src)
                 if src is None or not src.ok:
@@ -160,10 +214,19 @@ class ShapeInference:
                 keys.get(node.shared_with) if node.shared_with else None,
                 node.subgraph.structure() if node.subgraph is not None else None,
                 tuple(in_specs),
+                self._code_state if _runs_code(config_node) else None,
             )
             keys[node_name] = key
             live.add(key)
             cached = self._cache.get(key)
+            if cached is None and _runs_code(config_node) and not (
+                self._code_state and self._code_state[1]
+            ):
+                cached = NodeInfo(not_evaluated=NOT_EVALUATED)
+                self._cache[key] = cached
+            elif cached is None and _runs_code(config_node) and self._code_state[2]:
+                cached = NodeInfo(error=self._code_state[2])
+                self._cache[key] = cached
             if cached is None:
                 cached = self._compute(graph, node, config_node, in_specs, owner_specs)
                 self._cache[key] = cached
@@ -175,6 +238,7 @@ class ShapeInference:
                 non_trainable=0 if node.shared_with else cached.non_trainable,
                 error=cached.error,
                 warnings=list(cached.warnings),
+                not_evaluated=cached.not_evaluated,
             )
             infos[node_name] = info
         # Drop cache entries no node uses any more, so memory stays bounded by the graph.
@@ -205,6 +269,9 @@ class ShapeInference:
         except EngineError as exc:
             return NodeInfo(error=exc.message)
         except Exception as exc:  # any Keras failure becomes this node's diagnostic
+            error = as_code_error(exc) if _runs_code(config_node) else None
+            if error is not None:
+                return NodeInfo(error=error.message)
             return NodeInfo(error=explain(exc, node, self.catalog.get(node.type)))
         finally:
             _forget_deferred_variables()
@@ -224,6 +291,8 @@ class ShapeInference:
         tensors = self._inputs_from_specs(in_specs)
         scope = StatelessScope(initialize_variables=False) if StatelessScope else _NullScope()
         with scope:
+            if spec.module == "studio.engine.applications" and spec.class_name == "Backbone":
+                return _backbone_info(node, config_node, spec, tensors)
             layer = make_layer(config_node, spec)
             if owner_specs is not None:
                 # A shared layer is built where its owner is applied; this application
@@ -241,6 +310,9 @@ class ShapeInference:
             except EngineError:
                 raise
             except Exception as exc:
+                error = as_code_error(exc, node=node.name) if _runs_code(config_node) else None
+                if error is not None:
+                    raise error from exc
                 raise EngineError(explain(exc, node, spec, tensors), node.name) from exc
         info = NodeInfo(outputs=[_spec_of(t) for t in outputs])
         if not spec.is_op:
@@ -270,6 +342,34 @@ class ShapeInference:
             trainable=_count(model.trainable_weights),
             non_trainable=_count(model.non_trainable_weights),
         )
+
+
+def _backbone_info(node: Node, config_node: Node, spec, tensors) -> NodeInfo:
+    """A keras.applications backbone: built with weights=None (never a download; the shapes
+    are the same) and kept by configuration, so repeated requests do not rebuild it."""
+    from studio.engine.applications import backbone_outputs
+
+    try:
+        outputs, model = backbone_outputs(layer_config(config_node, spec), tensors)
+    except EngineError as exc:
+        raise EngineError(exc.message, node.name) from None
+    except Exception as exc:
+        raise EngineError(explain(exc, node, spec, tensors), node.name) from exc
+    info = NodeInfo(outputs=[_spec_of(t) for t in outputs])
+    info.trainable = _count(model.trainable_weights)
+    info.non_trainable = _count(model.non_trainable_weights)
+    info.params = info.trainable + info.non_trainable
+    return info
+
+
+def _runs_code(node: Node) -> bool:
+    """Whether the node's shape needs the project's code: a custom layer, or a nested model
+    holding one."""
+    if is_custom_type(node.type):
+        return True
+    if node.subgraph is not None:
+        return any(_runs_code(n) for n in node.subgraph.nodes)
+    return False
 
 
 def _symbolic_call(layer, node: Node, spec, tensors) -> list[Any]:

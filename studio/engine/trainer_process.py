@@ -14,8 +14,9 @@ most every 50 ms), the last one ending with ``{"type": "exit"}``;
 ``stop`` and ``pause`` are ``multiprocessing.Event`` s.
 
 Jobs: ``{"kind": "train", "project": dict, "project_dir": str | None, "run_dir": str,
-"overrides": dict, "weights": path | None}`` and ``{"kind": "evaluate", "run_dir": str,
-"project_dir": str | None}``.
+"overrides": dict, "weights": path | None, "trusted_code": bool}`` and ``{"kind": "evaluate",
+"run_dir": str, "project_dir": str | None, "trusted_code": bool}`` (``trusted_code``: the
+project's custom code may run; False when missing).
 """
 
 from __future__ import annotations
@@ -72,10 +73,16 @@ def main(job: dict, events, stop, pause) -> None:
                 weights=job.get("weights"),
                 stop=stop,
                 pause=pause,
+                trusted_code=bool(job.get("trusted_code", False)),
             )
             trainer.run()
         elif job["kind"] == "evaluate":
-            training.evaluate_run(job["run_dir"], job.get("project_dir"), emit)
+            training.evaluate_run(
+                job["run_dir"],
+                job.get("project_dir"),
+                emit,
+                trusted_code=bool(job.get("trusted_code", False)),
+            )
         else:
             raise ValueError(f"Unknown training job {job['kind']!r}.")
     except Exception as exc:  # an import failure or a bug: still a message, never silence

@@ -90,17 +90,46 @@ def make_optimizer(optimizer: dict, mixed_precision: bool = False):
     return _make("optimizer", keras.optimizers, optimizer, "training.optimizer", extra)
 
 
-def compile_arguments(training: dict, outputs: list[str], named: bool = False) -> dict[str, Any]:
+def _custom(group: str, entry: dict, where: str, code: dict | None):
+    """A ``custom.<name>`` loss or metric from the project's code (``code``: load_code's)."""
+    name = entry.get("class", "")[len("custom.") :]
+    obj = (code or {}).get(name)
+    if obj is None:
+        raise TrainingError(f"The project's code defines no {group} '{name}'.", f"{where}.class")
+    params = dict(entry.get("params") or {})
+    if isinstance(obj, type):  # a keras.metrics.Metric subclass
+        try:
+            return obj(**params)
+        except Exception as exc:
+            raise TrainingError(
+                f"Metric {name} refused its settings: {_first_line(exc)}", where
+            ) from exc
+    if group == "metric":  # a function of (y_true, y_pred): averaged over batches, named
+        return keras.metrics.MeanMetricWrapper(obj, name=params.get("name", name))
+    return obj
+
+
+def _make_entry(group: str, module, entry: dict, where: str, code: dict | None):
+    if str(entry.get("class", "")).startswith("custom."):
+        return _custom(group, entry, where, code)
+    return _make(group, module, entry, where)
+
+
+def compile_arguments(
+    training: dict, outputs: list[str], named: bool = False, code: dict | None = None
+) -> dict[str, Any]:
     """``model.compile`` keyword arguments: losses, weights and metrics as lists in the order of
-    the model's outputs, or, for a model whose outputs are a dict (``named``), by name."""
+    the model's outputs, or, for a model whose outputs are a dict (``named``), by name.
+    ``code`` (:func:`studio.engine.custom.load_code`'s result) resolves ``custom.<name>``
+    losses and metrics."""
     losses, weights, metrics = [], [], []
     for name in outputs:
         loss = training["losses"][name]
-        losses.append(_make("loss", keras.losses, loss, f"training.losses.{name}"))
+        losses.append(_make_entry("loss", keras.losses, loss, f"training.losses.{name}", code))
         weights.append(float(loss.get("weight", 1.0)))
         metrics.append(
             [
-                _make("metric", keras.metrics, m, f"training.metrics.{name}.{i}")
+                _make_entry("metric", keras.metrics, m, f"training.metrics.{name}.{i}", code)
                 for i, m in enumerate(training["metrics"].get(name, []))
             ]
         )
@@ -340,9 +369,12 @@ class Trainer:
         weights: dict[str, list[np.ndarray]] | None = None,
         stop=None,
         pause=None,
+        trusted_code: bool = False,
     ) -> None:
         self.project_dict = project
         self.project = project_from_dict(project)
+        # The project's code runs only when the caller says it is trusted (a file never can).
+        self.project.graph.trusted_code = bool(trusted_code)
         self.project_dir = Path(project_dir) if project_dir else None
         self.run_dir = Path(run_dir)
         self.emit = emit
@@ -436,7 +468,10 @@ class Trainer:
 
         graph = self.project.graph
         self.emit({"type": "status", "text": "Building the model…"})
-        self.model = model = build_model(graph, load_catalog())
+        from studio.engine.applications import download_progress
+
+        with download_progress(self._progress):  # a Backbone's ImageNet weights, first time
+            self.model = model = build_model(graph, load_catalog())
         weights = self.initial_weights
         if isinstance(weights, (str, Path)):
             try:
@@ -483,7 +518,9 @@ class Trainer:
             )
 
         self.emit({"type": "status", "text": "Compiling…"})
-        arguments = compile_arguments(training, outs, named)
+        from studio.engine.custom import load_code
+
+        arguments = compile_arguments(training, outs, named, code=load_code(graph))
         model.compile(**arguments)
         self._check_stop()
 
@@ -653,7 +690,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ failure
     def _fail(self, exc: BaseException, status: str = "failed") -> dict[str, Any]:
-        message, where = describe_failure(exc)
+        message, where = describe_failure(exc, self.project.graph)
         if isinstance(exc, KeyboardInterrupt):
             message, where = "Training was interrupted.", None
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -707,12 +744,20 @@ def _flat(tensors) -> list:
     return [tensors]
 
 
-def describe_failure(exc: BaseException) -> tuple[str, str | None]:
-    """(a sentence for the user, the place it is about) for an exception raised in training."""
+def describe_failure(exc: BaseException, graph=None) -> tuple[str, str | None]:
+    """(a sentence for the user, the place it is about) for an exception raised in training.
+    An exception inside the project's code names the user's line and, for a custom layer, is
+    about its node (the first node of that type), for a loss or metric about the setting."""
+    from studio.engine.custom import UntrustedCode, as_code_error
     from studio.engine.data import DataError
 
     if isinstance(exc, (TrainingError, DataError)):
         return exc.message, exc.where
+    if isinstance(exc, UntrustedCode):
+        return exc.message, None
+    code_error = as_code_error(exc, graph)
+    if code_error is not None:
+        return code_error.message, code_error.node or _code_place(graph, code_error.name)
     if isinstance(exc, EngineError):
         return (f"The model could not be built: {exc}", exc.node)
     name = type(exc).__name__
@@ -727,14 +772,61 @@ def describe_failure(exc: BaseException) -> tuple[str, str | None]:
     return (f"Training failed: {text}", None)
 
 
-def evaluate_run(run_dir: str | Path, project_dir: str | Path | None, emit: Emit) -> dict:
+def _code_place(graph, name: str) -> str | None:
+    """The node (or training setting) a piece of the project's code is about."""
+    if graph is None:
+        return None
+    stack = [graph]
+    while stack:
+        g = stack.pop(0)
+        for node in g.nodes:
+            if node.type == f"custom.{name}":
+                return node.name
+            if node.subgraph is not None:
+                stack.append(node.subgraph)
+    settings_kind = {"loss": "training.losses", "metric": "training.metrics"}
+    code = getattr(graph, "code", {}).get(name)
+    return settings_kind.get(code.kind) if code is not None else None
+
+
+def load_run_model(path: str | Path, graph=None, training: dict | None = None):
+    """A run's saved ``.keras`` model; with a project's code (trusted: see
+    :mod:`studio.engine.custom`) its custom layers, losses and metrics resolve.
+
+    A model of a project with code is loaded uncompiled (Keras cannot always rebuild a
+    compiled function metric) and, given the run's ``training`` settings, compiled again
+    as the run compiled it."""
+    from studio.engine.custom import as_code_error, custom_objects
+
+    objects = custom_objects(graph) if graph is not None else {}
+    try:
+        model = keras.saving.load_model(
+            str(path), custom_objects=objects or None, compile=not objects, safe_mode=True
+        )
+        if objects and training is not None:
+            outs = output_names(graph)
+            named = isinstance(model.output, dict)
+            model.compile(**compile_arguments(training, outs, named, code=objects))
+        return model
+    except Exception as exc:
+        error = as_code_error(exc, graph)
+        if error is not None:
+            raise error from exc
+        raise
+
+
+def evaluate_run(
+    run_dir: str | Path, project_dir: str | Path | None, emit: Emit, trusted_code: bool = False
+) -> dict:
     """Evaluate a finished run's final model on its test split (on demand); returns and emits
-    the ``evaluation`` event and writes ``evaluation.json``."""
+    the ``evaluation`` event and writes ``evaluation.json``. A run of a project with code
+    needs ``trusted_code`` to load its model."""
     from studio.engine.data import prepare
     from studio.engine.evaluation import evaluate_model
     from studio.project import load_project
 
     run_dir = Path(run_dir)
+    project = None
     try:
         project = load_project(run_dir / "project.studio.json")
         model_path = run_dir / "final.keras"
@@ -743,11 +835,12 @@ def evaluate_run(run_dir: str | Path, project_dir: str | Path | None, emit: Emit
         if not model_path.exists():
             raise TrainingError(f"The run {run_dir.name} has no saved model to evaluate.")
         emit({"type": "status", "text": "Loading the model…"})
-        model = keras.saving.load_model(str(model_path), safe_mode=True)
+        project.graph.trusted_code = bool(trusted_code)
         graph = project.graph
+        training = training_settings(project.settings, graph)
+        model = load_run_model(model_path, graph, training)
         ins, outs = input_names(graph), output_names(graph)
         data = data_settings(project.settings, graph)
-        training = training_settings(project.settings, graph)
         in_shapes, out_shapes, _ = model_io(model, ins, outs)
         emit({"type": "status", "text": "Loading the data…"})
         prepared = prepare(data, in_shapes, out_shapes, Path(project_dir) if project_dir else None)
@@ -764,7 +857,7 @@ def evaluate_run(run_dir: str | Path, project_dir: str | Path | None, emit: Emit
         emit(event)
         return event
     except Exception as exc:
-        message, where = describe_failure(exc)
+        message, where = describe_failure(exc, project.graph if project is not None else None)
         detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         event = {"type": "error", "message": message, "where": where, "detail": detail}
         emit(event)

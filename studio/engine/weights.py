@@ -83,10 +83,18 @@ def apply_weights(model, weights: dict[str, list[np.ndarray]]) -> dict[str, Any]
     return {"loaded": loaded, "skipped": skipped}
 
 
-def weights_from_model_file(path: str | Path) -> dict[str, list[np.ndarray]]:
-    """Load a ``.keras``/``.h5`` model with safe mode on and take its weights by layer."""
+def weights_from_model_file(path: str | Path, graph=None) -> dict[str, list[np.ndarray]]:
+    """Load a ``.keras``/``.h5`` model with safe mode on and take its weights by layer.
+    ``graph``: a project whose (trusted) code defines the model's custom layers."""
     from studio.engine import load_keras
 
     keras = load_keras()
-    model = keras.saving.load_model(str(path), compile=False, safe_mode=True)
+    objects = None
+    if graph is not None and getattr(graph, "code", None):
+        from studio.engine.custom import custom_objects
+
+        objects = custom_objects(graph)
+    model = keras.saving.load_model(
+        str(path), custom_objects=objects, compile=False, safe_mode=True
+    )
     return layer_weights(model)

@@ -223,7 +223,9 @@ def graph_to_dict(graph: Graph) -> dict:
             d["call_args"] = _canonical_for_node(n.call_args, n.name, "call_args")
         if n.shared_with is not None:
             d["shared_with"] = n.shared_with
-        if n.subgraph is not None:
+        if n.block is not None:
+            d["block"] = n.block  # a use of the root's definition "blocks"[name]
+        elif n.subgraph is not None:
             try:
                 d["subgraph"] = graph_to_dict(n.subgraph)
             except ProjectError as e:
@@ -248,6 +250,27 @@ def graph_to_dict(graph: Graph) -> dict:
     head: dict[str, Any] = {"name": graph.name}
     if graph.style != "functional":
         head["style"] = graph.style
+    tail: dict[str, Any] = {}
+    if getattr(graph, "code", None):
+        # Custom layers, losses and metrics (studio.core.code), stored verbatim; never run.
+        tail["code"] = [
+            {"name": c.name, "kind": c.kind, "source": c.source} for c in graph.code.values()
+        ]
+    if getattr(graph, "blocks", None):
+        # Block definitions (studio.core.blocks), by name; uses write "block": name.
+        blocks = {}
+        for bname in sorted(graph.blocks):
+            try:
+                blocks[bname] = graph_to_dict(graph.blocks[bname])
+            except ProjectError as e:
+                raise ProjectError(
+                    f"In block '{bname}': {e.message}",
+                    None,
+                    node=e.node,
+                    kind=e.kind,
+                    node_path=(bname, *e.node_path),
+                ) from None
+        tail["blocks"] = blocks
     return {
         **head,
         "nodes": nodes,
@@ -262,6 +285,7 @@ def graph_to_dict(graph: Graph) -> dict:
             for e in edges
         ],
         "outputs": outputs,
+        **tail,
     }
 
 
@@ -728,7 +752,83 @@ class _Reader:
             self.output(graph, od, (*at, "outputs", i), i, parents, inside)
             for i, od in enumerate(outputs)
         ]
+        if data.get("code") is not None:
+            self.code(graph, data["code"], at, where)
+        if data.get("blocks") is not None or not parents:
+            self.blocks(graph, data.get("blocks") or {}, at, parents)
         return graph
+
+    def blocks(self, graph: Graph, data: Any, at: tuple, parents: tuple[str, ...]) -> None:
+        """The block definitions of the root graph; then every use is linked to its own."""
+        if not isinstance(data, dict):
+            raise self.fail(
+                f"The \"blocks\" must be an object (name: network), not {_json_kind(data)}.",
+                at,
+                "blocks",
+            )
+        for bname, bdata in data.items():
+            definition = self.graph(bdata, (*at, "blocks", bname), (*parents, bname))
+            definition.name = bname
+            graph.blocks[bname] = definition
+        graph.link_blocks()
+        from studio.core.blocks import uses
+
+        roots = [graph, *graph.blocks.values()]
+        for g in roots:
+            for path, node in uses(g):
+                if node.block not in graph.blocks:
+                    where = "/".join((*path, node.name))
+                    raise self.fail(
+                        f"Node '{where}' uses the block '{node.block}', which is not defined "
+                        "in \"blocks\".",
+                        at,
+                        "blocks" if data else None,
+                        node.name,
+                        (*parents, *path, node.name),
+                    )
+
+    def code(self, graph: Graph, data: Any, at: tuple, where: str) -> None:
+        """The custom code definitions: read as text, never compiled or run here."""
+        from studio.core.code import KINDS, CodeDef
+
+        if not isinstance(data, list):
+            raise self.fail(
+                f"The \"code\" of the network{where} must be a list, not {_json_kind(data)}.",
+                at,
+                "code",
+            )
+        for i, cd in enumerate(data):
+            label = f"Code definition #{i + 1}"
+            here = (*at, "code", i)
+            if not isinstance(cd, dict):
+                raise self.fail(f"{label} must be an object, not {_json_kind(cd)}.", at, "code")
+            for key in ("name", "kind", "source"):
+                if key not in cd:
+                    raise self.fail(f"{label} has no \"{key}\".", here)
+                if not isinstance(cd[key], str):
+                    raise self.fail(f"{label} has a \"{key}\" that is not text.", here, key)
+            name, kind = cd["name"], cd["kind"]
+            if not name.isidentifier():
+                raise self.fail(
+                    f"{label} has the name {json.dumps(name, ensure_ascii=False)}, which is not "
+                    "a Python name.",
+                    here,
+                    "name",
+                )
+            if kind not in KINDS:
+                raise self.fail(
+                    f"Code definition '{name}' has the kind {json.dumps(kind, ensure_ascii=False)}"
+                    f"; it must be one of {', '.join(KINDS)}.",
+                    here,
+                    "kind",
+                )
+            if name in graph.code:
+                raise self.fail(
+                    f"Two code definitions are named '{name}'; their names must be unique.",
+                    here,
+                    "name",
+                )
+            graph.code[name] = CodeDef(name=name, kind=kind, source=cd["source"])
 
     def node(
         self, data: Any, at: tuple, i: int, parents: tuple[str, ...], inside: str
@@ -790,7 +890,10 @@ class _Reader:
                 "has a \"shared_with\" that is not the name of a node.", "shared_with"
             )
         subgraph = None
-        if data.get("subgraph") is not None:
+        block = data.get("block")
+        if block is not None and (not isinstance(block, str) or not block):
+            raise bad("has a \"block\" that is not the name of a block.", "block")
+        if block is None and data.get("subgraph") is not None:
             subgraph = self.graph(data["subgraph"], (*at, "subgraph"), path)
         return Node(
             name=name,
@@ -800,6 +903,7 @@ class _Reader:
             call_args=call_args,
             shared_with=shared_with,
             subgraph=subgraph,
+            block=block,
         )
 
     def edge(

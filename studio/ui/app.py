@@ -61,6 +61,7 @@ def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
     # TensorFlow loads in the engine thread once the window is on screen.
     QTimer.singleShot(0, window.engine.start)
     if not screenshot:
+        QTimer.singleShot(0, window.ask_trust)  # a project with code: show it, ask to run it
         QTimer.singleShot(200, window.offer_recovery)
         code = app.exec()
         window.engine.shutdown()

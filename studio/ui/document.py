@@ -8,6 +8,7 @@ diagnostics current, and knows whether there are unsaved changes.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -31,11 +32,21 @@ class Document(QObject):
     refused = Signal(str)  # an edit the model refused, with the reason
     settingsChanged = Signal(str)  # the top-level settings key ("data", "training") that changed
     weightsChanged = Signal()  # project.weights (the weights file the graph uses) changed
+    catalogChanged = Signal()  # the project's custom layers (catalog.layers) changed
+    trustChanged = Signal(bool)  # graph.trusted_code: may the project's code run
 
     def __init__(self, project: Project | None = None, catalog: Catalog | None = None) -> None:
         super().__init__()
-        self.catalog = catalog or load_catalog()
+        self.base_catalog = catalog or load_catalog()
+        # The document's own catalog: the base plus the project's custom layers, updated in
+        # place (views keep a reference to it) whenever the code changes.
+        self.catalog = copy.copy(self.base_catalog)
+        self.catalog.layers = dict(self.base_catalog.layers)
         self.project = project or Project(name="untitled", graph=Graph("model"))
+        if not self.project.graph.code:
+            # Nothing to distrust: code written from now on is the user's own.
+            self.project.graph.trusted_code = True
+        self._refresh_catalog()
         self.stack = UndoStack(self.project.graph)
         self.project.graph.subscribe(self._on_graph_event)
         self.stack.subscribe(self._on_stack_changed)
@@ -62,6 +73,28 @@ class Document(QObject):
 
     def is_modified(self) -> bool:
         return not self.stack.is_clean()
+
+    @property
+    def trusted_code(self) -> bool:
+        return bool(self.graph.trusted_code)
+
+    def set_trusted_code(self, trusted: bool = True) -> None:
+        """Allow (or forbid) running the project's code; views and the engine follow."""
+        if bool(self.graph.trusted_code) == trusted:
+            return
+        self.graph.trusted_code = trusted
+        self.trustChanged.emit(trusted)
+
+    def _refresh_catalog(self) -> bool:
+        from studio.core.code import catalog_for
+
+        layers = catalog_for(self.graph, self.base_catalog).layers
+        if layers.keys() == self.catalog.layers.keys() and all(
+            self.catalog.layers[k] == v for k, v in layers.items() if k.startswith("custom.")
+        ):
+            return False
+        self.catalog.layers = dict(layers)
+        return True
 
     # ------------------------------------------------------------------ editing
     def push(self, command: Command, merge: bool = False) -> bool:
@@ -130,7 +163,10 @@ class Document(QObject):
             if rename_in_settings(self.project.settings, event.old, event.node):
                 for key in ("data", "training"):
                     self.settingsChanged.emit(key)
+        catalog_changed = event.kind in ("code_changed", "reset") and self._refresh_catalog()
         self.graphChanged.emit(event)
+        if catalog_changed:
+            self.catalogChanged.emit()
         if event.kind != "node_moved":
             self._stale = True
 

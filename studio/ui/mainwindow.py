@@ -106,6 +106,9 @@ class MainWindow(QMainWindow):
         from studio.ui.exporting import ExportController
 
         self.exporting = ExportController(self)
+        from studio.ui.blocks import BlockActions
+
+        self.block_actions = BlockActions(self)  # Group into Block, Ungroup, My Blocks
         after = self.file_menu.actions()
         self.file_menu.insertMenu(after[after.index(self.act_import) + 1], self.exporting.menu)
 
@@ -148,8 +151,13 @@ class MainWindow(QMainWindow):
         self.problems_dock = self._dock("Problems", "problems", QWidget(), Qt.BottomDockWidgetArea)
         self.summary_dock = self._dock("Summary", "summary", QWidget(), Qt.BottomDockWidgetArea)
         self.code_dock = self._dock("Code", "code", QWidget(), Qt.BottomDockWidgetArea)
+        self.custom_code_dock = self._dock(
+            "Custom Code", "custom_code", QWidget(), Qt.BottomDockWidgetArea
+        )
+        self.custom_code_dock.setObjectName("custom_code_dock")
         self.tabifyDockWidget(self.problems_dock, self.summary_dock)
         self.tabifyDockWidget(self.summary_dock, self.code_dock)
+        self.tabifyDockWidget(self.code_dock, self.custom_code_dock)
         self.problems_dock.raise_()
         self._default_state = None
 
@@ -184,6 +192,10 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
         self.act_new = self._action("&New", self.new_project, K.New)
+        self.act_new_template = self._action(
+            "New from &Template…", self.new_from_template, "Ctrl+Shift+N",
+            "Start from a model that trains as is",
+        )  # fmt: skip
         self.act_open = self._action("&Open…", self.open_dialog, K.Open)
         self.act_save = self._action("&Save", self.save, K.Save)
         self.act_save_as = self._action("Save &As…", self.save_as, K.SaveAs)
@@ -221,7 +233,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self.file_menu = file_menu
-        for action in (self.act_new, self.act_open):
+        for action in (self.act_new, self.act_new_template, self.act_open):
             file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addSeparator()
@@ -230,6 +242,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")
+        self.edit_menu = edit
         for action in (self.act_undo, self.act_redo, None, self.act_cut, self.act_copy,
                        self.act_paste, self.act_duplicate, self.act_delete, None,
                        self.act_select_all, self.act_rename):  # fmt: skip
@@ -239,7 +252,7 @@ class MainWindow(QMainWindow):
                        None, self.act_layout, None):  # fmt: skip
             view.addSeparator() if action is None else view.addAction(action)
         for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.summary_dock,
-                     self.code_dock):  # fmt: skip
+                     self.code_dock, self.custom_code_dock):  # fmt: skip
             view.addAction(dock.toggleViewAction())
         view.addAction(self.act_reset_layout)
         help_menu = bar.addMenu("&Help")
@@ -272,6 +285,7 @@ class MainWindow(QMainWindow):
         self.scene.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 6000))
         self.scene.selectionChangedNames.connect(self._on_selection)
         self.scene.pathChanged.connect(self._on_path)
+        self.scene.expandBackboneRequested.connect(self.expand_backbone)
         document.refused.connect(lambda m: self.statusBar().showMessage(m, 6000))
         document.graphChanged.connect(self._on_graph_changed)
         document.modifiedChanged.connect(self._on_modified)
@@ -279,6 +293,8 @@ class MainWindow(QMainWindow):
         document.diagnosticsChanged.connect(lambda _d: self._update_validity())
         document.pathChanged.connect(lambda _p: self._update_title())
 
+        if hasattr(self, "block_actions"):
+            self.block_actions.attach()
         self.inspector = InspectorWidget(document)
         self.inspector.openNested.connect(lambda p: self.scene.open_path(p))
         self.problems = ProblemsWidget(document)
@@ -288,10 +304,18 @@ class MainWindow(QMainWindow):
         from studio.ui.panels.code import CodePreviewWidget
 
         self.code = CodePreviewWidget(document)
+        from studio.ui.panels.code_editor import CustomCodeWidget
+
+        self.custom_code = CustomCodeWidget(document)
+        self.custom_code.trustRequested.connect(self.trust_project)
+        document.catalogChanged.connect(self._update_custom_palette)
+        document.trustChanged.connect(lambda _t: self._request_shapes())
+        self._update_custom_palette()
         for dock, widget in ((self.inspector_dock, self.inspector),
                              (self.problems_dock, self.problems),
                              (self.summary_dock, self.summary),
-                             (self.code_dock, self.code)):  # fmt: skip
+                             (self.code_dock, self.code),
+                             (self.custom_code_dock, self.custom_code)):  # fmt: skip
             previous = dock.widget()
             dock.setWidget(widget)
             if previous is not None:
@@ -325,6 +349,7 @@ class MainWindow(QMainWindow):
         self.inspector.set_shapes(result)
         self.problems.set_shapes(result)
         self.summary.set_shapes(result)
+        self.custom_code.set_shapes(result)
         self.params_label.setText(f"{result.total_params:,} parameters")
         self._set_engine_status(f"{self.engine.versions} · shapes in {result.seconds * 1000:.0f} ms")
         self.shown_generation = generation
@@ -372,6 +397,9 @@ class MainWindow(QMainWindow):
             self.scene.center_on_node(name)
 
     def add_layer_at_centre(self, type_: str) -> None:
+        if type_.startswith("block:"):  # the palette's "My Blocks"
+            self.block_actions.insert_from_library(type_.removeprefix("block:"))
+            return
         spec = self.document.catalog.get(type_)
         if spec is None:
             return
@@ -421,6 +449,21 @@ class MainWindow(QMainWindow):
         if self.maybe_save():
             self.set_document(Document())
 
+    def new_from_template(self) -> None:
+        """File > New from Template: a gallery; Create opens the template as a new, untitled
+        project (studio/ui/templates.py)."""
+        from studio.ui.templates import TemplateGallery, template_project
+
+        def create(info) -> None:
+            if self.maybe_save():
+                self.set_document(Document(template_project(info)))
+                self.statusBar().showMessage(f"New project from the template {info.title}", 6000)
+
+        self.template_gallery = TemplateGallery(self)
+        self.template_gallery.chosen.connect(create)
+        self.template_gallery.finished.connect(self.template_gallery.deleteLater)
+        self.template_gallery.open()
+
     def open_dialog(self) -> None:
         start = str(self.document.path.parent) if self.document.path else ""
         path, _ = QFileDialog.getOpenFileName(self, "Open project", start, PROJECT_FILTER)
@@ -446,7 +489,30 @@ class MainWindow(QMainWindow):
             return False
         self.set_document(document)
         self._add_recent(path)
+        self.ask_trust()
         return True
+
+    # ------------------------------------------------------------------ custom code
+    def _update_custom_palette(self) -> None:
+        specs = [s for t, s in self.document.catalog.layers.items() if t.startswith("custom.")]
+        self.layer_palette.set_custom_layers(sorted(specs, key=lambda s: s.type.lower()))
+
+    def ask_trust(self) -> bool:
+        """Show the project's code and ask whether it may run (studio/ui/trust.py); True
+        when it may (no code, trusted before, or the user trusts it now)."""
+        from studio.ui.trust import ask_trust
+
+        return ask_trust(self, self.document, self.settings)
+
+    def trust_project(self) -> None:
+        """Run the project's code from now on (the Custom Code panel's "Trust and Run")."""
+        from studio.core.code import code_fingerprint
+        from studio.ui.trust import remember_trust
+
+        self.document.set_trusted_code(True)
+        if self.document.path is not None:
+            remember_trust(self.settings, self.document.path, code_fingerprint(self.document.graph))
+        self.statusBar().showMessage("The project's code runs now.", 6000)
 
     def save(self) -> bool:
         if self.document.path is None:
@@ -471,6 +537,12 @@ class MainWindow(QMainWindow):
             return False
         self.recovery.discard(previous, self.session)
         self.recovery.discard(saved, self.session)
+        if self.document.graph.code and self.document.trusted_code:
+            # The user's own code in the user's own file: reopening it does not ask.
+            from studio.core.code import code_fingerprint
+            from studio.ui.trust import remember_trust
+
+            remember_trust(self.settings, saved, code_fingerprint(self.document.graph))
         self._add_recent(saved)
         self.statusBar().showMessage(f"Saved {saved.name}", 4000)
         return True
@@ -489,9 +561,31 @@ class MainWindow(QMainWindow):
         self._jobs[self.engine.run("import", str(path))] = ("import", path)
         return True
 
+    def expand_backbone(self, path: list[str], name: str) -> None:
+        """Replace a Backbone node by a nested model of its layers (one undoable step)."""
+        self.statusBar().showMessage(f"Expanding {name} into its layers…")
+        graph = self.scene.current_graph().copy()
+        self._jobs[self.engine.run("expand-backbone", graph, name)] = ("expand", path, name)
+
+    def _on_backbone_expanded(self, path: list[str], name: str, result, error: str) -> None:
+        from studio.core.commands import ReplaceGraph
+
+        if error:
+            self.statusBar().showMessage(f"Cannot expand {name}: {error}", 10000)
+            return
+        if self.document.push(in_graph(path, ReplaceGraph(result, f"Expand {name} into layers"))):
+            self.statusBar().showMessage(
+                f"{name} is now a nested model of its layers (double-click to open it). Its "
+                "layers start from fresh weights: ImageNet weights are not carried over.",
+                10000,
+            )
+
     def _on_job_done(self, job_id: int, result, error: str) -> None:
         kind = self._jobs.pop(job_id, None)
         if kind is None:
+            return
+        if kind[0] == "expand":
+            self._on_backbone_expanded(kind[1], kind[2], result, error)
             return
         _what, path = kind
         if error:
@@ -566,6 +660,7 @@ class MainWindow(QMainWindow):
             self._on_modified(True)
             self.recovery.remove(entry)
             self.write_recovery()
+            self.ask_trust()
             return True
         return False
 
@@ -586,7 +681,8 @@ class MainWindow(QMainWindow):
         if self._default_state is not None:
             self.restoreState(self._default_state)
             for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
-                         self.summary_dock, self.code_dock, *self.training.docks):  # fmt: skip
+                         self.summary_dock, self.code_dock, self.custom_code_dock,
+                         *self.training.docks):  # fmt: skip
                 dock.show()
 
     def about(self) -> None:

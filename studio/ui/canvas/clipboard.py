@@ -37,6 +37,10 @@ def selection_payload(graph: Graph, names: list[str]) -> dict[str, Any]:
     for edge in graph.edges:
         if edge.src in chosen and edge.dst in chosen:
             sub.add_edge(edge)
+    # Block uses carry their definitions; they paste as plain nested models (copies).
+    from studio.core.blocks import definitions_of
+
+    sub.blocks = definitions_of(sub)
     return {
         "format": PAYLOAD_FORMAT,
         "version": 1,

@@ -140,7 +140,7 @@ class NodeItem(QGraphicsItem):
         self.is_model = False
         self.param_items: list[str] = []
         self.shape_display = "shape: …"
-        self.shape_state = "unknown"  # ok, error, blocked, unknown, pending
+        self.shape_state = "unknown"  # ok, error, blocked, unknown, pending, not_evaluated
         self.count_display = ""
         self.problems: list[tuple[str, str]] = []
         self.badge: BadgeItem | None = None
@@ -382,7 +382,7 @@ class NodeItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if selected:
             painter.setPen(QPen(theme.accent, 2.2))
-        elif self.unknown:
+        elif self.unknown or self.shape_state == "not_evaluated":
             painter.setPen(QPen(theme.faint, 1.2, Qt.PenStyle.DashLine))
         else:
             painter.setPen(QPen(theme.node_border, 1))

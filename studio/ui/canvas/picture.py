@@ -109,3 +109,34 @@ def render_project_picture(project, path: str | os.PathLike, fmt: str | None = N
     scene.set_shapes(infer_shapes(project.graph))
     app.processEvents()
     return render_picture(scene, path, fmt)
+
+
+def render_image(scene, size: QSize) -> QImage:
+    """A picture of ``scene``'s graph fitted into ``size`` (aspect kept, centred on white),
+    cropped to the nodes (wires that bulge further out are cut): a thumbnail, such as the
+    template gallery shows, drawn without a file."""
+    from PySide6.QtWidgets import QGraphicsItem
+
+    cached = [(item, item.cacheMode()) for item in scene.node_items()]
+    for item, _mode in cached:
+        item.setCacheMode(QGraphicsItem.CacheMode.NoCache)
+    try:
+        source = scene.items_rect()
+        if source.isNull():
+            source = QRectF(0, 0, 200, 120)
+        source = source.adjusted(-MARGIN / 2, -MARGIN / 2, MARGIN / 2, MARGIN / 2)
+        image = QImage(size, QImage.Format.Format_ARGB32_Premultiplied)
+        image.fill(QColor(Qt.GlobalColor.white))
+        painter = QPainter(image)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        scale = min(size.width() / source.width(), size.height() / source.height())
+        target = QRectF(0, 0, source.width() * scale, source.height() * scale)
+        target.moveCenter(QRectF(image.rect()).center())
+        scene.render(painter, target, source)
+        painter.end()
+    finally:
+        for item, mode in cached:
+            item.setCacheMode(mode)
+    return image

@@ -87,11 +87,17 @@ class GraphScene(QGraphicsScene):
     selectionChangedNames = Signal(list)
     nodeActivated = Signal(str)
     pathChanged = Signal(list)
+    # A Backbone node to expand into its layers (path of the graph shown, node name); the
+    # window runs it on the engine, which knows the keras.applications model.
+    expandBackboneRequested = Signal(list, str)
 
     def __init__(self, document, parent=None) -> None:
         super().__init__(parent)
         self.document = document
         self.catalog = document.catalog
+        trust_changed = getattr(document, "trustChanged", None)
+        if trust_changed is not None:  # custom nodes look "not evaluated" until trusted
+            trust_changed.connect(lambda _t: self._refresh_custom_nodes())
         self.theme = Theme(self.palette())
         self._path: list[str] = []
         self._nodes: dict[str, NodeItem] = {}
@@ -111,6 +117,10 @@ class GraphScene(QGraphicsScene):
         self._drag_start: dict[str, QPointF] = {}
         self._drop_edge: EdgeItem | None = None
         self._paste_serial: tuple[str, int] = ("", 0)
+        # Reusable blocks (studio.ui.blocks): extra node-menu entries, called as
+        # hook(menu, node_name), and the inserter of palette types "block:<name>".
+        self.menu_hooks: list = []
+        self.block_inserter = None
         self.setSceneRect(QRectF(-SCENE_EXTENT, -SCENE_EXTENT, 2 * SCENE_EXTENT, 2 * SCENE_EXTENT))
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         document.graphChanged.connect(self._on_graph_event)
@@ -329,6 +339,8 @@ class GraphScene(QGraphicsScene):
             items = [f"shares {node.shared_with}"] + items[:2]
         if node.type == MODEL_TYPE and node.subgraph is not None:
             items = [f"{len(node.subgraph)} layers", node.subgraph.style] + items
+            if node.block is not None:  # a use of a block definition (studio.core.blocks)
+                items = [f"block {node.block}"] + items
         type_text = node.type
         tip = [f"<b>{node.type}</b> — {node.name}"]
         if unknown:
@@ -337,6 +349,9 @@ class GraphScene(QGraphicsScene):
             tip.append(spec.description)
         if node.type == MODEL_TYPE:
             tip.append("Double-click to open the nested model.")
+        if self._not_evaluated(node.type):
+            color = QColor(UNKNOWN_COLOR)
+            tip.append("<i>code not evaluated: trust the project to run it</i>")
         item.set_content(
             type_name=type_text,
             header_color=color,
@@ -358,6 +373,17 @@ class GraphScene(QGraphicsScene):
         for e in item.edges:
             e.update_path()
 
+    def _refresh_custom_nodes(self) -> None:
+        for node in self.current_graph().nodes:
+            if node.type.startswith("custom.") and node.name in self._nodes:
+                self._refresh_node(node.name)
+                self._apply_shape_to(node.name)
+
+    def _not_evaluated(self, type_name: str) -> bool:
+        """A custom layer of a project whose code may not run yet."""
+        graph = self.document.graph
+        return type_name.startswith("custom.") and not getattr(graph, "trusted_code", True)
+
     @staticmethod
     def _output_map(graph: Graph) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -368,6 +394,9 @@ class GraphScene(QGraphicsScene):
 
     # ================================================================== model events
     def _on_graph_event(self, event: GraphEvent) -> None:
+        if event.kind == "code_changed":  # a custom layer's ports or parameters may differ
+            self._refresh_custom_nodes()
+            return
         if getattr(event, "path", ()):
             # An edit inside a nested graph; the outer Model node's change follows and
             # brings the view in line. A rename in the graph on screen keeps its item
@@ -536,6 +565,9 @@ class GraphScene(QGraphicsScene):
                     self._apply_edge_label(e)
 
     def _apply_shape(self, item: NodeItem) -> None:
+        if self._not_evaluated(item.type_name):
+            item.set_shape("not evaluated", "not_evaluated", "")
+            return
         info = self._info(item.name)
         if info is None:
             if self._shapes_pending:
@@ -551,6 +583,8 @@ class GraphScene(QGraphicsScene):
             item.set_shape("shape error", "error", count)
         elif getattr(info, "blocked_by", None):
             item.set_shape(f"after {info.blocked_by}'s error", "blocked", count)
+        elif getattr(info, "not_evaluated", None):  # after a custom layer that has not run
+            item.set_shape("waits for custom code", "unknown", count)
         elif getattr(info, "outputs", None):
             item.set_shape(outputs_text(info.outputs), "ok", count)
         else:
@@ -697,6 +731,8 @@ class GraphScene(QGraphicsScene):
         With ``into_edge`` the node goes in the middle of that connection; with
         ``connect_from`` (a node name and output index) that output feeds its first input.
         Returns the new node's name, or None if refused."""
+        if type_name.startswith("block:") and self.block_inserter is not None:
+            return self.block_inserter(type_name.removeprefix("block:"), (pos.x(), pos.y()))
         spec = self.catalog.get(type_name)
         if spec is None and type_name != MODEL_TYPE:
             self.statusMessage.emit(f"Unknown layer type '{type_name}'.")
@@ -916,9 +952,14 @@ class GraphScene(QGraphicsScene):
                 self._add_action(menu, "Mark as output", lambda: self.mark_as_output(name, True))
             if item.is_model:
                 self._add_action(menu, "Open nested model", lambda: self.open_nested(name))
+            if name in self.current_graph() and self.current_graph().node(name).type == "Backbone":
+                self._add_action(menu, "Expand into Layers",
+                                 lambda: self.expandBackboneRequested.emit(self.path, name))  # fmt: skip
             menu.addSeparator()
             self._add_action(menu, "Copy", self.copy_selection, "Ctrl+C")
             self._add_action(menu, "Cut", self.cut_selection, "Ctrl+X")
+            for hook in self.menu_hooks:
+                hook(menu, name)
         elif isinstance(item, EdgeItem):
             edge = item.edge
             self._add_action(menu, "Disconnect", lambda: self.disconnect_edges([edge]))

@@ -39,6 +39,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Convolution": "#6a1b9a",
     "Pooling": "#00838f",
     "Recurrent": "#ad1457",
+    "Wrappers": "#a21caf",
     "Attention": "#c2410c",
     "Normalization": "#5d4037",
     "Regularization": "#546e7a",
@@ -51,6 +52,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Operations": "#37474f",
     "Models": "#283593",
     "Applications": "#4e342e",
+    "Custom": "#00695c",
     "Other": "#616161",
 }
 #: Every header colour reads with white text (contrast 4.5:1 or better, WCAG AA).
@@ -150,8 +152,9 @@ class Fonts:
 # ----------------------------------------------------------------------------- text
 def snake_case(type_name: str) -> str:
     """A node name for a layer type, as Keras names layers: ``Conv2D`` -> ``conv2d``,
-    ``GlobalAveragePooling2D`` -> ``global_average_pooling2d``, ``ops.Add`` -> ``add``."""
-    name = type_name.removeprefix("ops.")
+    ``GlobalAveragePooling2D`` -> ``global_average_pooling2d``, ``ops.Add`` -> ``add``,
+    ``custom.CustomLayer`` -> ``custom_layer``."""
+    name = type_name.removeprefix("ops.").removeprefix("custom.")
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
     return re.sub(r"[^a-z0-9_]+", "_", name).strip("_") or "node"

@@ -434,6 +434,12 @@ class GraphView(QGraphicsView):
             self.quick_add = QuickAddPopup(self.scene().catalog, self)
             self.quick_add.chosen.connect(self._quick_add_chosen)
         popup = self.quick_add
+        layers = popup.catalog.layers
+        if set(popup._types) != set(layers) - {MODEL_TYPE}:  # custom layers came or went
+            popup._types = sorted(
+                (t for t in layers if t != MODEL_TYPE),
+                key=lambda t: (not layers[t].common, t.startswith("ops."), t.lower()),
+            )
         popup.edit.clear()
         at = self.viewport().mapToGlobal(self.mapFromScene(scene_pos))
         screen = self.screen().availableGeometry() if self.screen() else None

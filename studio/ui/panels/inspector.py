@@ -14,9 +14,11 @@ redo) update the values of the fields that are not being edited, so focus is nev
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
@@ -45,7 +47,7 @@ from PySide6.QtWidgets import (
 from studio.catalog import LayerSpec, ParamSpec
 from studio.core.commands import Command, Rename, SetCallArgs, SetParams, in_graph
 from studio.core.graph import MODEL_TYPE, Graph, GraphError, Node
-from studio.core.validation import ERROR, validate
+from studio.core.validation import ERROR, validate, wrappable_types
 from studio.ui.document import Document
 from studio.ui.panels import ERROR_COLOR, format_count, format_shape, muted_color
 
@@ -377,6 +379,7 @@ class _IntSpin(_NarrowSpin, QSpinBox):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAccelerated(True)
 
+
 class _FloatSpin(_NarrowSpin, QDoubleSpinBox):
     """Like :class:`_IntSpin` for numbers; shows ``0.5`` rather than ``0.500000`` and takes
     ``1e-07``."""
@@ -432,6 +435,7 @@ class _FloatSpin(_NarrowSpin, QDoubleSpinBox):
 
     def fixup(self, text: str) -> str:
         return text
+
 
 class _Combo(_WheelGuard, QComboBox):
     def __init__(self) -> None:
@@ -689,127 +693,446 @@ class LineEditor(ParamEditor):
             self.edit.setCursorPosition(0)
 
 
-class LayerEditor(ParamEditor):
-    """A wrapped layer (Bidirectional's ``layer``): its class, units and return_sequences,
-    and its non-default config as JSON."""
+# =========================================================================== wrapped layers
+def keras_name(class_name: str) -> str:
+    """The name Keras gives a layer of this class: ``LSTM`` -> ``lstm``, ``ConvLSTM2D`` ->
+    ``conv_lstm2d``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
-    def __init__(self, p: ParamSpec, catalog: Any, parent: QWidget | None = None) -> None:
+
+def serialized_layer(spec: LayerSpec, config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "module": spec.module,
+        "class_name": spec.class_name,
+        "config": config,
+        "registered_name": None,
+    }
+
+
+def switch_layer_class(catalog: Any, value: Any, class_name: str) -> dict[str, Any] | None:
+    """``value`` (a serialized layer, or None) as a ``class_name``: the parameters the new
+    class also has are kept (``units``, ``return_sequences``... from LSTM to GRU), required
+    ones that are still missing come from the catalog's starter, defaults are left out."""
+    spec = catalog.get(class_name)
+    if spec is None:
+        return None
+    old_config = value.get("config") if isinstance(value, dict) else None
+    old_config = old_config if isinstance(old_config, dict) else {}
+    old_class = str(value.get("class_name", "")) if isinstance(value, dict) else ""
+    name = old_config.get("name")
+    if not isinstance(name, str) or name in ("", old_class.lower(), keras_name(old_class)):
+        name = keras_name(spec.class_name)  # a name that followed the class follows it still
+    config: dict[str, Any] = {"name": name}
+    for key, v in old_config.items():
+        p = spec.param(key)
+        if key == "name" or p is None:
+            if key != "name" and key in spec.defaults and not same_value(v, spec.defaults[key]):
+                config[key] = copy.deepcopy(v)  # trainable=False and the like
+            continue
+        if p.length and isinstance(v, list) and len(v) != p.length:
+            continue  # ConvLSTM2D's kernel_size [3, 3] does not fit ConvLSTM1D
+        if not is_default(spec, p, v):
+            config[key] = copy.deepcopy(v)
+    for key, v in spec.starter.items():
+        config.setdefault(key, copy.deepcopy(v))
+    return serialized_layer(spec, config)
+
+
+def mirrored_layer(value: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a recurrent layer that reads the sequence the other way (a Bidirectional's
+    backward layer)."""
+    out = copy.deepcopy(value)
+    config = dict(out.get("config") or {})
+    if config.get("go_backwards"):
+        config.pop("go_backwards")
+    else:
+        config["go_backwards"] = True
+    out["config"] = config
+    return out
+
+
+class InnerValueError(ValueError):
+    """A value a wrapped layer's field cannot read; ``path`` names the field ("units",
+    "layer.units" in a wrapper in a wrapper)."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class LayerEditor(ParamEditor):
+    """A wrapped layer (Bidirectional's ``layer``, TimeDistributed's ``layer``...): a combo
+    box for its class, then one row per parameter of that class, made by :func:`make_editor`
+    like the inspector's own rows, the rarely changed ones folded under "Advanced".
+
+    ``value()`` is the whole serialized layer after the edit that was just committed (one
+    field, the class, or the "separate" box of a nullable layer), so that each edit is one
+    undoable command on the node's parameter. The config keeps non-default values only.
+    Errors are shown by path (see :meth:`show_errors`): "" is the layer itself (under the
+    class), "units" the row of that parameter.
+    """
+
+    advanced_open = False  # remembered across nodes, apart from the inspector's own
+
+    def __init__(
+        self,
+        p: ParamSpec,
+        catalog: Any,
+        owner: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(p, parent)
         self.catalog = catalog
+        self.owner = owner
+        #: For a nullable layer: what the "separate" box starts from (Bidirectional's
+        #: forward layer); set by whoever places the editor.
+        self.template: Callable[[], Any] | None = None
+        self.last_path = ""  # the path of the edit ``value()`` last returned
         self._value: Any = None
+        self._pending: tuple[str, Any] | None = None
+        self._class: Any = False  # the class the rows are built for (False: none yet)
+        self._rows: dict[str, _Field] = {}
+        self._advanced_keys: list[str] = []
+        self._errors: dict[str, str] = {}
+        self.types = self._types()
+
         box = QVBoxLayout()
         box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(2)
+        box.setSpacing(3)
         self.layout().addLayout(box, 1)
-        self.class_label = QLabel(self)
-        font = QFont(self.class_label.font())
-        font.setBold(True)
-        self.class_label.setFont(font)
-        box.addWidget(self.class_label)
-        row = QHBoxLayout()
-        row.setContentsMargins(0, 0, 0, 0)
-        self.units_label = QLabel("units", self)
-        self.units = _IntSpin(1, INT_LIMIT, None)
-        self.units.setToolTip("The wrapped layer's units")
-        self.return_sequences = QCheckBox("return_sequences", self)
-        row.addWidget(self.units_label)
-        row.addWidget(self.units, 1)
-        box.addLayout(row)
-        box.addWidget(self.return_sequences)
-        self.config_edit = QLineEdit(self)
-        self.config_edit.setToolTip(
-            "The wrapped layer's config (JSON); with no layer, a whole serialized layer: "
-            '{"class_name": "LSTM", "config": {"units": 64}}'
-        )
-        box.addWidget(self.config_edit)
-        self.units.editingFinished.connect(self._from_units)
-        self.units.stepped.connect(self._from_units)
-        self.units.lineEdit().textEdited.connect(self._edited)
-        self.return_sequences.clicked.connect(self._from_flag)
-        self.config_edit.textEdited.connect(self._edited)
-        self.config_edit.editingFinished.connect(self._commit)
-        self._pending: Any = None
+        header = _inner_form()
+        box.addLayout(header)
+        self.header_label = QLabel(p.name + (" *" if p.required else ""), self)
+        self.class_combo = _Combo()
+        self.class_combo.setParent(self)
+        self.class_combo.setPlaceholderText("Choose a layer…")
+        self.class_combo.setMaxVisibleItems(20)
+        for t in self.types:
+            self.class_combo.addItem(t, t)
+        self._fixed = self.class_combo.count()
+        self.class_combo.activated.connect(self._class_chosen)
+        self.separate_box: QCheckBox | None = None
+        self.class_label: QLabel | None = None
+        if p.nullable:
+            self.separate_box = QCheckBox("Separate layer", self)
+            self.separate_box.setToolTip(
+                "Ticked: a layer of its own, which starts as a copy of the forward layer that "
+                "reads backwards (go_backwards). Unticked: Keras makes the backward layer from "
+                "the forward one."
+                if p.name == "backward_layer"
+                else "Ticked: a layer of its own; unticked: none."
+            )
+            self.separate_box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            self.separate_box.clicked.connect(self._separate_clicked)
+            header.addRow(self.header_label, self.separate_box)
+        else:
+            header.addRow(self.header_label, self.class_combo)
+        self.error_label = _error_label(self)
+        box.addWidget(self.error_label)
 
-    def main_widget(self) -> QWidget:
-        return self.config_edit
+        # The inner layer's rows, indented under a thin line.
+        self.body = QWidget(self)
+        body = QHBoxLayout(self.body)
+        body.setContentsMargins(4, 0, 0, 0)
+        body.setSpacing(6)
+        rule = QFrame(self.body)
+        rule.setFrameShape(QFrame.Shape.VLine)
+        rule.setFrameShadow(QFrame.Shadow.Sunken)
+        body.addWidget(rule)
+        self.rows_host = QWidget(self.body)
+        self.rows_layout = QVBoxLayout(self.rows_host)
+        self.rows_layout.setContentsMargins(0, 2, 0, 2)
+        self.rows_layout.setSpacing(4)
+        if p.nullable:
+            class_form = _inner_form()
+            self.class_label = QLabel("class", self.rows_host)
+            class_form.addRow(self.class_label, self.class_combo)
+            self.rows_layout.addLayout(class_form)
+        body.addWidget(self.rows_host, 1)
+        box.addWidget(self.body)
+        self._rows_widget: QWidget | None = None
+        self.advanced_button: QToolButton | None = None
+        self.advanced_box: QWidget | None = None
 
-    def _inner_spec(self, value: Any) -> LayerSpec | None:
-        if isinstance(value, dict):
-            return self.catalog.get(str(value.get("class_name")))
+    # ------------------------------------------------------------------ classes
+    def _types(self) -> list[str]:
+        layers = getattr(self.catalog, "layers", None)
+        if not isinstance(layers, dict):
+            return []
+        types = wrappable_types(self.catalog, self.owner or "")
+        if self.owner not in ("Bidirectional", "SpectralNormalization"):
+            # A layer applied to each time step takes one tensor.
+            types = [
+                t
+                for t in types
+                if len(self.catalog[t].inputs) >= 1
+                and not self.catalog[t].inputs[0].variadic
+                and sum(1 for port in self.catalog[t].inputs if not port.optional) == 1
+            ]
+        return types
+
+    def inner_spec(self) -> LayerSpec | None:
+        value = self._value
+        if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+            return self.catalog.get(value["class_name"])
         return None
 
-    def _from_units(self) -> None:
-        if self._setting or not isinstance(self._value, dict):
+    def _class_chosen(self, index: int) -> None:
+        if self._setting or index < 0:
             return
-        v = self.units.value()
-        cfg = dict(self._value.get("config") or {})
-        if cfg.get("units") == v:
+        class_name = self.class_combo.itemData(index)
+        if isinstance(self._value, dict) and self._value.get("class_name") == class_name:
             return
-        cfg["units"] = v
-        self._pending = {**self._value, "config": cfg}
+        new = switch_layer_class(self.catalog, self._value, class_name)
+        if new is not None:
+            self._pending = ("", new)
+            self._commit()
+
+    def _separate_clicked(self, checked: bool) -> None:
+        if self._setting:
+            return
+        new: Any = None
+        if checked:
+            template = self.template() if self.template is not None else None
+            if isinstance(template, dict) and isinstance(template.get("config"), dict):
+                new = mirrored_layer(template)
+            elif self.types:
+                new = switch_layer_class(self.catalog, None, self.types[0])
+        self._pending = ("", new)
         self._commit()
 
-    def _from_flag(self) -> None:
-        if self._setting or not isinstance(self._value, dict):
+    # ------------------------------------------------------------------ rows
+    def _build_rows(self, spec: LayerSpec | None) -> None:
+        if self._rows_widget is not None:
+            self._rows_widget.hide()
+            self._rows_widget.deleteLater()
+        self._rows = {}
+        self._advanced_keys = []
+        self.advanced_button = None
+        self.advanced_box = None
+        widget = QWidget(self.rows_host)
+        self._rows_widget = widget
+        self.rows_layout.addWidget(widget)
+        outer = QVBoxLayout(widget)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(4)
+        if spec is None:
             return
-        cfg = dict(self._value.get("config") or {})
-        cfg["return_sequences"] = self.return_sequences.isChecked()
-        self._pending = {**self._value, "config": cfg}
+        config = self._config()
+        main = [q for q in spec.params if not is_advanced(q)]
+        advanced = [q for q in spec.params if is_advanced(q)]
+        if main:
+            form = _inner_form()
+            outer.addLayout(form)
+            for q in main:
+                self._add_row(form, widget, spec, q, config)
+        if advanced:
+            button = QToolButton(widget)
+            button.setCheckable(True)
+            button.setAutoRaise(True)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            button.setChecked(LayerEditor.advanced_open)
+            adv = QWidget(widget)
+            form = _inner_form()
+            adv.setLayout(form)
+            for q in advanced:
+                self._add_row(form, adv, spec, q, config)
+            adv.setVisible(LayerEditor.advanced_open)
+            button.toggled.connect(self._toggle_advanced)
+            outer.addWidget(button)
+            outer.addWidget(adv)
+            self.advanced_button, self.advanced_box = button, adv
+            self._advanced_keys = [q.name for q in advanced]
+        if not main and not advanced:
+            outer.addWidget(_muted(QLabel(f"{spec.type} has no parameters.", widget)))
+        labels = [f.label for f in self._rows.values() if f.label is not None]
+        if self.class_label is not None:
+            labels.append(self.class_label)
+        if labels:
+            width = max(label.sizeHint().width() for label in labels)
+            for label in labels:
+                label.setMinimumWidth(width)
+
+    def _add_row(
+        self, form: QFormLayout, parent: QWidget, spec: LayerSpec, q: ParamSpec, config: dict
+    ) -> None:
+        current = config.get(q.name, shown_default(spec, q))
+        editor = make_editor(q, self.catalog, current, owner=spec.type)
+        field = _Field(q.name, q, "inner", editor)
+        if isinstance(editor, LayerEditor):
+            editor.template = lambda: self._config().get("layer")
+        _place_field(form, parent, field, q.name)
+        editor.committed.connect(lambda f=field: self._row_committed(f))
+        self._rows[q.name] = field
+
+    def _toggle_advanced(self, on: bool) -> None:
+        LayerEditor.advanced_open = on
+        if self.advanced_box is not None:
+            self.advanced_box.setVisible(on)
+        self._update_advanced_text()
+
+    def _update_advanced_text(self) -> None:
+        if self.advanced_button is None:
+            return
+        config = self._config()
+        n = sum(1 for k in self._advanced_keys if k in config)
+        self.advanced_button.setText("Advanced" + (f" ({n} set)" if n else ""))
+        self.advanced_button.setArrowType(
+            Qt.ArrowType.DownArrow if self.advanced_button.isChecked() else Qt.ArrowType.RightArrow
+        )
+
+    def _config(self) -> dict[str, Any]:
+        config = self._value.get("config") if isinstance(self._value, dict) else None
+        return config if isinstance(config, dict) else {}
+
+    def _row_committed(self, field: _Field) -> None:
+        if self._setting:
+            return
+        self._pending = ("row", field)
         self._commit()
+
+    # ------------------------------------------------------------------ ParamEditor
+    def main_widget(self) -> QWidget:
+        return self.class_combo
 
     def value(self) -> Any:
-        if self._pending is not None:
-            v, self._pending = self._pending, None
-            return v
-        text = self.config_edit.text().strip()
-        if isinstance(self._value, dict):
-            if not text:
-                raise ValueError("Type the wrapped layer's config as JSON, for example {}.")
-            try:
-                cfg = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"Not valid JSON: {exc.msg} (column {exc.colno}).") from None
-            if isinstance(cfg, dict) and isinstance(cfg.get("class_name"), str):
-                return cfg  # a whole serialized layer
-            if not isinstance(cfg, dict):
-                raise ValueError("The config must be a JSON object: {...}.")
-            return {**self._value, "config": cfg}
-        if not text:
-            return None
-        return parse_json(text)
+        pending, self._pending = self._pending, None
+        if pending is None:
+            self.last_path = ""
+            return self._value
+        what, data = pending
+        if what == "":
+            self.last_path = ""
+            return data
+        field: _Field = data
+        self.last_path = field.key
+        spec = self.inner_spec()
+        if spec is None or not isinstance(self._value, dict):
+            return self._value
+        try:
+            v = field.editor.value()
+        except InnerValueError as exc:
+            raise InnerValueError(str(exc), f"{field.key}.{exc.path}") from None
+        except ValueError as exc:
+            raise InnerValueError(str(exc), field.key) from None
+        if isinstance(field.editor, LayerEditor) and field.editor.last_path:
+            self.last_path = f"{field.key}.{field.editor.last_path}"
+        field.editor.dirty = False
+        config = dict(self._config())
+        if is_default(spec, field.p, v):
+            config.pop(field.key, None)
+        else:
+            config[field.key] = v
+        return {**self._value, "config": config}
 
     def _set(self, value: Any) -> None:
         self._value = value
         self._pending = None
-        inner = self._inner_spec(value)
-        if isinstance(value, dict):
-            cfg = value.get("config") or {}
-            self.class_label.setText(str(value.get("class_name", "?")))
-            self.config_edit.setText(format_json(cfg))
-            self.config_edit.setPlaceholderText("{}")
-            has_units = inner is not None and inner.param("units") is not None
-            has_flag = inner is not None and inner.param("return_sequences") is not None
-            self.units_label.setVisible(has_units)
-            self.units.setVisible(has_units)
-            if has_units:
-                units = cfg.get("units", inner.defaults.get("units"))
-                self.units.setValue(int(units) if isinstance(units, int) else 1)
-            self.return_sequences.setVisible(has_flag)
-            if has_flag:
-                flag = cfg.get("return_sequences", inner.defaults.get("return_sequences"))
-                self.return_sequences.setChecked(bool(flag))
-        else:
-            self.class_label.setText("None")
-            self.config_edit.setText(format_json(value))
-            self.config_edit.setPlaceholderText("None")
-            self.units_label.hide()
-            self.units.hide()
-            self.return_sequences.hide()
-        self.config_edit.setCursorPosition(0)
+        is_layer = isinstance(value, dict)
+        if self.separate_box is not None:
+            self.separate_box.setChecked(is_layer)
+            self.body.setVisible(is_layer)
+        class_name = value.get("class_name") if is_layer else None
+        while self.class_combo.count() > self._fixed:
+            self.class_combo.removeItem(self.class_combo.count() - 1)
+        index = self.class_combo.findData(class_name) if class_name is not None else -1
+        if class_name is not None and index < 0:
+            self.class_combo.addItem(str(class_name), class_name)  # one the list leaves out
+            index = self.class_combo.count() - 1
+        self.class_combo.setCurrentIndex(index)
+        spec = self.inner_spec()
+        if class_name != self._class:
+            self._class = class_name
+            self._build_rows(spec)
+            self._errors = {}
+        if spec is not None:
+            config = self._config()
+            for key, field in self._rows.items():
+                editor = field.editor
+                if editor.dirty and editor.is_editing():
+                    continue  # the user is typing here
+                editor.set_value(config.get(key, shown_default(spec, field.p)))
+        self._update_advanced_text()
+
+    # ------------------------------------------------------------------ errors
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """Show errors by path ("" the layer itself, "units" a row); none clears them."""
+        self._errors = dict(errors)
+        header: list[str] = []
+        per_row: dict[str, dict[str, str]] = {}
+        for path, message in errors.items():
+            if not message:
+                continue
+            head, _, rest = path.partition(".")
+            if not path or head not in self._rows:
+                header.append(message)
+            else:
+                per_row.setdefault(head, {})[rest] = message
+        for key, field in self._rows.items():
+            sub = per_row.get(key, {})
+            if isinstance(field.editor, LayerEditor):
+                field.editor.show_errors(sub)
+            else:
+                field.show_error(next(iter(sub.values()), None), local=False)
+        if any(k in per_row for k in self._advanced_keys) and self.advanced_box is not None:
+            self.advanced_box.show()  # an error is never folded away
+            if self.advanced_button is not None:
+                self.advanced_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.error_label.setText(header[0] if header else "")
+        self.error_label.setVisible(bool(header))
+
+    def error_text(self, path: str = "") -> str:
+        """The red text shown for a path ("" under the class, "units" under that row)."""
+        if not path:
+            return "" if self.error_label.isHidden() else self.error_label.text()
+        head, _, rest = path.partition(".")
+        field = self._rows.get(head)
+        if field is None:
+            return ""
+        if isinstance(field.editor, LayerEditor):
+            return field.editor.error_text(rest)
+        return "" if field.error_label.isHidden() else field.error_label.text()
+
+    def row_editor(self, path: str) -> QWidget | None:
+        """The input widget of a row by path ("units", "layer.units"), or None."""
+        head, _, rest = path.partition(".")
+        field = self._rows.get(head)
+        if field is None:
+            return None
+        if rest and isinstance(field.editor, LayerEditor):
+            return field.editor.row_editor(rest)
+        return field.editor.main_widget()
+
+    def row_keys(self) -> list[str]:
+        return list(self._rows)
 
 
-def make_editor(p: ParamSpec, catalog: Any, current: Any) -> ParamEditor:
-    """The field for a parameter kind."""
+def _place_field(form: QFormLayout, parent: QWidget, field: _Field, text: str) -> None:
+    """Add a field's row to a form: its label (with " *" when required) and its editor with
+    the error line under it; a wrapped layer spans the form with a label of its own."""
+    editor = field.editor
+    field.container.setParent(parent)
+    tip = editor.doc_tip
+    editor.setToolTip(tip)
+    editor.main_widget().setToolTip(tip)
+    if isinstance(editor, LayerEditor):
+        editor.header_label.setText(text + (" *" if field.p.required else ""))
+        editor.header_label.setToolTip(tip)
+        field.label = editor.header_label
+        form.addRow(field.container)
+        return
+    if field.p.required:
+        text += " *"
+    lab = QLabel(text, parent)
+    lab.setToolTip(tip)
+    field.label = lab
+    form.addRow(lab, field.container)
+
+
+def make_editor(p: ParamSpec, catalog: Any, current: Any, owner: str | None = None) -> ParamEditor:
+    """The field for a parameter kind (``owner``: the type whose parameter it is, which
+    tells a wrapped layer's field the classes it may hold)."""
     kind = p.kind
     allow_none = p.nullable or p.default is None
     if kind == "int" and (
@@ -834,7 +1157,7 @@ def make_editor(p: ParamSpec, catalog: Any, current: Any) -> ParamEditor:
     if kind == "str":
         return LineEditor(p, "str")
     if kind == "layer":
-        return LayerEditor(p, catalog)
+        return LayerEditor(p, catalog, owner)
     return LineEditor(p, "json")
 
 
@@ -858,9 +1181,14 @@ class _Field:
         box.addWidget(self.error_label)
         self.label: QLabel | None = None
 
-    def show_error(self, message: str | None, local: bool = True) -> None:
+    def show_error(self, message: str | None, local: bool = True, path: str = "") -> None:
+        """Show (or with None clear) the red text; a wrapped layer shows it on the row that
+        ``path`` names ("units"), or under its class ("")."""
         if local:
             self.error = message
+        if isinstance(self.editor, LayerEditor):
+            self.editor.show_errors({path: message} if message else {})
+            return
         self.error_label.setText(message or "")
         self.error_label.setVisible(bool(message))
 
@@ -893,6 +1221,18 @@ def _form() -> QFormLayout:
     return form
 
 
+def _inner_form() -> QFormLayout:
+    """A form nested in a wrapped layer's editor, spaced like the inspector's own (a nested
+    layout would otherwise take its parent layout's tighter spacing)."""
+    form = _form()
+    form.setHorizontalSpacing(6)
+    form.setVerticalSpacing(6)
+    # Indented, so narrower than the inspector's forms: in a narrow dock a row whose field
+    # does not fit beside its label goes under it rather than out of sight.
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form
+
+
 def _section_title(text: str, parent: QWidget) -> QLabel:
     label = QLabel(text, parent)
     font = QFont(label.font())
@@ -919,7 +1259,11 @@ class _UndoPassThrough(QObject):
         return None
 
     def watch(self, _old, new) -> None:
-        if new is not None and self._line_edit(new) is not None and self.inspector.isAncestorOf(new):
+        if (
+            new is not None
+            and self._line_edit(new) is not None
+            and self.inspector.isAncestorOf(new)
+        ):
             new.removeEventFilter(self)
             new.installEventFilter(self)
 
@@ -1051,6 +1395,16 @@ class InspectorWidget(QWidget):
         self.open_button.clicked.connect(self._open_nested)
         row.addWidget(self.model_label, 1)
         row.addWidget(self.open_button)
+        # How the nested model compiles (studio.core.blocks): a keras.Model, or its layers.
+        self.compile_combo = QComboBox(page)
+        self.compile_combo.addItem("Compile as: nested model", "nested")
+        self.compile_combo.addItem("Compile as: inline layers", "inline")
+        self.compile_combo.setToolTip(
+            "Nested: one keras.Model layer. Inline: its layers go into this model, named "
+            "<node>_<layer>."
+        )
+        self.compile_combo.activated.connect(self._set_compile)
+        self.model_label.setWordWrap(True)
 
         self.page_layout.addWidget(self.type_label)
         self.page_layout.addWidget(self.description_label)
@@ -1059,6 +1413,7 @@ class InspectorWidget(QWidget):
         self.page_layout.addLayout(name_form)
         self.page_layout.addWidget(self.shared_label)
         self.page_layout.addWidget(self.model_row)
+        self.page_layout.addWidget(self.compile_combo)
 
     # ------------------------------------------------------------------ public
     def set_node(self, path: list[str], name: str | list[str] | None) -> None:
@@ -1095,14 +1450,32 @@ class InspectorWidget(QWidget):
         return self._names[0] if len(self._names) == 1 else None
 
     def editor(self, key: str, section: str = "param") -> QWidget | None:
-        """The input widget of a parameter (a spin box, combo box, line edit...)."""
+        """The input widget of a parameter (a spin box, combo box, line edit...); a wrapped
+        layer's by path: "layer" is its class combo box, "layer.units" its units field."""
+        head, _, rest = key.partition(".")
+        field = self._fields.get((section, head))
+        if field is None:
+            return None
+        if rest:
+            editor = field.editor
+            return editor.row_editor(rest) if isinstance(editor, LayerEditor) else None
+        return field.editor.main_widget()
+
+    def layer_editor(self, key: str = "layer", section: str = "param") -> LayerEditor | None:
+        """The editor of a wrapped layer parameter (its class, rows, errors)."""
         field = self._fields.get((section, key))
-        return field.editor.main_widget() if field is not None else None
+        return field.editor if field is not None and isinstance(field.editor, LayerEditor) else None
 
     def error_text(self, key: str, section: str = "param") -> str:
-        """The red text under a field ("" when none shows)."""
-        field = self._fields.get((section, key))
-        if field is None or field.error_label.isHidden():
+        """The red text under a field ("" when none shows); "layer.units" is the text under
+        a wrapped layer's units row, "layer" the text under its class."""
+        head, _, rest = key.partition(".")
+        field = self._fields.get((section, head))
+        if field is None:
+            return ""
+        if isinstance(field.editor, LayerEditor):
+            return field.editor.error_text(rest)
+        if rest or field.error_label.isHidden():
             return ""
         return field.error_label.text()
 
@@ -1141,6 +1514,10 @@ class InspectorWidget(QWidget):
         if node.shared_with and graph is not None and node.shared_with in graph:
             return graph.node(node.shared_with)
         return node
+
+    def _source_params(self) -> dict[str, Any]:
+        node = self._node()
+        return self._source(node).params if node is not None else {}
 
     def _open_ports(self, node: Node, spec: LayerSpec) -> list[str]:
         """An op's ports that take a constant: those with one, and unconnected ones."""
@@ -1244,10 +1621,18 @@ class InspectorWidget(QWidget):
                 n = len(sub)
                 style = getattr(sub, "style", "functional")
                 self.model_label.setText(f"Nested {style} model: {n} node{'s' if n != 1 else ''}")
+                if node.block is not None:
+                    self.model_label.setText(
+                        f"Block '{node.block}': {n} node{'s' if n != 1 else ''}; editing it "
+                        "edits every use"
+                    )
                 self.open_button.setEnabled(True)
+            self.compile_combo.setCurrentIndex(1 if node.params.get("compile") == "inline" else 0)
             self.model_row.show()
+            self.compile_combo.show()
         else:
             self.model_row.hide()
+            self.compile_combo.hide()
 
     def _update_shapes(self) -> None:
         node = self._node()
@@ -1312,7 +1697,18 @@ class InspectorWidget(QWidget):
         for d in diags:
             by_key.setdefault(d.param, d.message)
         for (_section, key), field in self._fields.items():
-            if field.error is None:
+            if field.error is not None:
+                continue
+            if isinstance(field.editor, LayerEditor):
+                # "layer.units" goes to the wrapped layer's units row.
+                field.editor.show_errors(
+                    {
+                        param[len(key) + 1 :] if param != key else "": message
+                        for param, message in by_key.items()
+                        if param == key or param.startswith(key + ".")
+                    }
+                )
+            else:
                 field.show_error(by_key.get(key), local=False)
 
     # ------------------------------------------------------------------ building
@@ -1408,19 +1804,12 @@ class InspectorWidget(QWidget):
         label: str | None = None,
     ) -> None:
         current = self._current(spec, p, section, source)
-        editor = make_editor(p, self.catalog, current)
+        editor = make_editor(p, self.catalog, current, owner=spec.type)
         field = _Field(p.name, p, section, editor)
-        field.container.setParent(parent)
-        text = label or p.name
-        if p.required:
-            text += " *"
-        lab = QLabel(text, parent)
-        tip = editor.doc_tip
-        lab.setToolTip(tip)
-        editor.setToolTip(tip)
-        editor.main_widget().setToolTip(tip)
-        field.label = lab
-        form.addRow(lab, field.container)
+        if isinstance(editor, LayerEditor):
+            # Bidirectional's "separate backward layer" starts from the forward layer.
+            editor.template = lambda: self._source_params().get("layer")
+        _place_field(form, parent, field, label or p.name)
         editor.committed.connect(lambda f=field: self._commit_field(f))
         self._fields[(section, p.name)] = field
 
@@ -1467,21 +1856,38 @@ class InspectorWidget(QWidget):
         self._update_advanced_text()
 
     # ------------------------------------------------------------------ commits
-    def _check(self, command: Command, key: str) -> str | None:
-        """The validator's reason to refuse ``command`` for ``key``, or None."""
+    def _check(self, command: Command, key: str, path: str = "") -> tuple[str, str] | None:
+        """The validator's reason to refuse ``command`` for ``key`` and the parameter path it
+        is about, or None. ``path`` narrows a wrapped layer's edit to the row edited
+        ("units": errors on "layer.units" refuse it, those of other rows do not)."""
         graph = self._graph()
         node = self._node()
         if graph is None or node is None:
-            return "The node is no longer in the model."
+            return "The node is no longer in the model.", key
         trial = graph.copy()
         try:
             command.redo(trial)
         except GraphError as exc:
-            return str(exc)
+            return str(exc), key
+        prefix = f"{key}.{path}" if path else key
         for d in validate(trial, self.catalog):
-            if d.severity == ERROR and d.node == node.name and d.param == key:
-                return d.message
+            if d.severity != ERROR or d.node != node.name or not d.param:
+                continue
+            if d.param in (key, prefix) or d.param.startswith(prefix + "."):
+                return d.message, d.param
         return None
+
+    def _set_compile(self, index: int) -> None:
+        node = self._node()
+        if node is None or node.type != MODEL_TYPE:
+            return
+        mode = self.compile_combo.itemData(index)
+        if (node.params.get("compile") or "nested") == mode:
+            return
+        if mode == "nested":
+            self._push(SetParams(node.name, {}, unset=("compile",)))
+        else:
+            self._push(SetParams(node.name, {"compile": mode}))
 
     def _push(self, command: Command) -> str | None:
         """Push a command at the current path; the refusal's reason, or None."""
@@ -1502,8 +1908,9 @@ class InspectorWidget(QWidget):
         try:
             value = field.editor.value()
         except ValueError as exc:
-            field.show_error(str(exc))
+            field.show_error(str(exc), path=getattr(exc, "path", ""))
             return
+        path = getattr(field.editor, "last_path", "")  # a wrapped layer's row
         # Read: from here the document is the truth, so the refresh that the push triggers
         # updates this field too (a refusal keeps it through ``field.error``).
         field.editor.dirty = False
@@ -1529,11 +1936,14 @@ class InspectorWidget(QWidget):
                 self._accepted(field, value)
                 return
             command = SetCallArgs(node.name, call_args)
-        reason = self._check(command, key)
-        if reason is None:
+        refusal = self._check(command, key, path)
+        if refusal is None:
             reason = self._push(command)
-        if reason is not None:
-            field.show_error(reason)
+            refusal = (reason, key) if reason is not None else None
+        if refusal is not None:
+            reason, param = refusal
+            sub = param[len(key) + 1 :] if param.startswith(key + ".") else ""
+            field.show_error(reason, path=sub)
             field.shown = self._current(
                 spec,
                 field.p,
@@ -1594,6 +2004,7 @@ class InspectorWidget(QWidget):
 
 __all__ = [
     "InspectorWidget",
+    "LayerEditor",
     "format_tuple",
     "is_default",
     "parse_json",

@@ -26,6 +26,9 @@ from studio.ui.panels import LAYER_MIME, muted_color
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 1
 OPS_CATEGORY = "Operations"
+CUSTOM_CATEGORY = "Custom"
+BLOCKS_CATEGORY = "My Blocks"
+BLOCK_PREFIX = "block:"  # type of a library block's item: "block:<name>"
 
 
 def inputs_text(spec: LayerSpec) -> str:
@@ -256,6 +259,88 @@ class PaletteWidget(QWidget):
             group.setExpanded(category != OPS_CATEGORY)
             self._groups.append(group)
 
+    def set_custom_layers(self, specs: list[LayerSpec]) -> None:
+        """Show the project's custom layers (``custom.<Name>``) in a "Custom" group on top."""
+        group = next((g for g in self._groups if g.text(0) == CUSTOM_CATEGORY), None)
+        current = (
+            [group.child(i).data(0, TYPE_ROLE) for i in range(group.childCount())] if group else []
+        )
+        if [s.type for s in specs] == current and all(
+            group.child(i).toolTip(0) == _tip(s) for i, s in enumerate(specs)
+        ):
+            return
+        if group is not None:
+            for i in range(group.childCount()):
+                self._items.pop(group.child(i).data(0, TYPE_ROLE), None)
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(group))
+            self._groups.remove(group)
+        if not specs:
+            return
+        group = QTreeWidgetItem([CUSTOM_CATEGORY])
+        self.tree.insertTopLevelItem(0, group)
+        bold = QFont(self.tree.font())
+        bold.setBold(True)
+        group.setFont(0, bold)
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        group.setData(0, SEARCH_ROLE, CUSTOM_CATEGORY.lower())
+        group.setToolTip(0, f"{CUSTOM_CATEGORY}: the project's own layers, written as code")
+        for spec in specs:
+            label = spec.type.removeprefix("custom.")
+            item = QTreeWidgetItem(group, [label])
+            item.setData(0, TYPE_ROLE, spec.type)
+            item.setData(
+                0,
+                SEARCH_ROLE,
+                " ".join((spec.type, label, spec.category, spec.description)).lower(),
+            )
+            item.setToolTip(0, _tip(spec))
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled
+                | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled
+            )
+            self._items[spec.type] = item
+        group.setExpanded(True)
+        self._groups.insert(0, group)
+        if self.search.text():
+            self._apply_filter(self.search.text())
+
+    def set_library_blocks(self, blocks: list[tuple[str, str]]) -> None:
+        """Show the personal block library, ``[(name, tooltip)]``, in a "My Blocks" group at
+        the end; items have the type ``block:<name>`` (dragged or double-clicked like layers)."""
+        group = next((g for g in self._groups if g.text(0) == BLOCKS_CATEGORY), None)
+        if group is not None:
+            for i in range(group.childCount()):
+                self._items.pop(group.child(i).data(0, TYPE_ROLE), None)
+            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(group))
+            self._groups.remove(group)
+        group = QTreeWidgetItem([BLOCKS_CATEGORY])
+        # On top, below the project's "Custom" layers.
+        top = 1 if self._groups and self._groups[0].text(0) == CUSTOM_CATEGORY else 0
+        self.tree.insertTopLevelItem(top, group)
+        bold = QFont(self.tree.font())
+        bold.setBold(True)
+        group.setFont(0, bold)
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        group.setData(0, SEARCH_ROLE, BLOCKS_CATEGORY.lower())
+        group.setToolTip(0, "Blocks saved to your library, for every project")
+        for name, tip in blocks:
+            item = QTreeWidgetItem(group, [name])
+            item.setData(0, TYPE_ROLE, BLOCK_PREFIX + name)
+            item.setData(0, SEARCH_ROLE, f"{name} block {tip}".lower())
+            item.setToolTip(0, f"<b>{_html(name)}</b> (block)<br>{_html(tip)}")
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled
+                | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled
+            )
+            self._items[BLOCK_PREFIX + name] = item
+        group.setHidden(not blocks)
+        group.setExpanded(True)
+        self._groups.insert(top, group)
+        if self.search.text():
+            self._apply_filter(self.search.text())
+
     # public -------------------------------------------------------------------------
     def focus_search(self) -> None:
         """Put the cursor in the search field, its text selected."""
@@ -357,6 +442,11 @@ class PaletteWidget(QWidget):
             item = self._first_match()
         if item is not None and item.data(0, TYPE_ROLE):
             self.layerActivated.emit(item.data(0, TYPE_ROLE))
+
+
+def _tip(spec: LayerSpec) -> str:
+    tip = spec.description.strip() or spec.type
+    return f"<b>{spec.type}</b><br>{_html(tip)}<br><i>{inputs_text(spec)}</i>"
 
 
 def _html(text: str) -> str:

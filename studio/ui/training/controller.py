@@ -204,8 +204,10 @@ class TrainingController(QObject):
         project: Project,
         overrides: dict | None = None,
         run_dir: Path | None = None,
+        trusted_code: bool = False,
     ) -> Path:
-        """Train ``project`` (a snapshot of it is taken now); returns the run folder."""
+        """Train ``project`` (a snapshot of it is taken now); returns the run folder.
+        ``trusted_code``: the project's custom code may run (the file never says so)."""
         if self.is_busy():
             raise RuntimeError("Training is already running.")
         run_dir = run_dir or new_run_dir(runs_folder(project))
@@ -217,13 +219,17 @@ class TrainingController(QObject):
             "run_dir": str(run_dir),
             "overrides": dict(overrides or {}),
             "weights": str(weights) if weights is not None and weights.exists() else None,
+            "trusted_code": bool(trusted_code),
         }
         self.run_dir = run_dir
         self._start(job)
         return run_dir
 
-    def evaluate(self, run_dir: Path, project_dir: Path | None) -> None:
-        """Evaluate a run's final model on its test split."""
+    def evaluate(
+        self, run_dir: Path, project_dir: Path | None, trusted_code: bool = False
+    ) -> None:
+        """Evaluate a run's final model on its test split (``trusted_code``: the run's
+        custom code may run to load it)."""
         if self.is_busy():
             raise RuntimeError("Training is already running.")
         self.run_dir = Path(run_dir)
@@ -231,6 +237,7 @@ class TrainingController(QObject):
             "kind": "evaluate",
             "run_dir": str(run_dir),
             "project_dir": str(project_dir) if project_dir else None,
+            "trusted_code": bool(trusted_code),
         }
         self._start(job)
 

@@ -118,6 +118,10 @@ BUNDLED_TEXT = {
     "breast_cancer": "breast_cancer: 569 tumours, 30 features",
     "reviews": "reviews: short product reviews",
     "multi_io": "multi_io: two inputs, two outputs",
+    "shapes_segmentation": "shapes_segmentation: 600 images with masks",
+    "timeseries": "timeseries: 2,000 windows of a series",
+    "interactions": "interactions: 8,000 user-item ratings",
+    "shapes_rgb": "shapes_rgb: 900 colour shapes, 3 classes",
 }
 KERAS_TEXT = {
     "mnist": "mnist: 70,000 handwritten digits",

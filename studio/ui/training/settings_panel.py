@@ -454,7 +454,8 @@ class _MetricRow(QWidget):
         open_ = panel.is_open(f"metrics.{output}.{index}")
         self.toggle = Disclosure(self.cls, self.body, open_, self)
         self.toggle.setToolTip(
-            (spec.description if spec else "Not a keras.metrics class Studio knows.")
+            (spec.description if spec else "Your own metric, from the Custom Code panel."
+             if self.cls.startswith("custom.") else "Not a keras.metrics class Studio knows.")
             + "\nClick to show its parameters."
         )
         self.toggle.toggled.connect(lambda on: panel.remember(f"metrics.{output}.{index}", on))
@@ -566,6 +567,7 @@ class _OutputBox(QFrame):
     def update_from(self, t: dict[str, Any]) -> None:
         catalog = self.panel.catalog
         loss = t["losses"][self.output]
+        self._sync_custom()
         select_data(self.loss_combo, loss["class"])
         spec = catalog.get("losses", loss["class"])
         params = loss.get("params") or {}
@@ -592,6 +594,30 @@ class _OutputBox(QFrame):
             for row, metric in zip(self.rows, metrics):
                 row.set_metric(metric)
         self.no_metrics.setVisible(not metrics)
+
+    def _sync_custom(self) -> None:
+        """The project's own losses and metrics (``custom.<name>``) head the lists."""
+        from studio.core.code import custom_names
+
+        graph = self.panel.document.graph
+        for combo, kind in ((self.loss_combo, "loss"), (self.metric_combo, "metric")):
+            wanted = [f"custom.{n}" for n in custom_names(graph, kind)]
+            block = getattr(combo, "custom_block", 0)  # custom items + their separator
+            if [combo.itemData(i) for i in range(block)][: len(wanted)] == wanted and block == (
+                len(wanted) + 1 if wanted else 0
+            ):
+                continue
+            for i in reversed(range(combo.count())):
+                if i < block or str(combo.itemData(i)).startswith("custom."):
+                    combo.removeItem(i)
+            for i, name in enumerate(wanted):
+                combo.insertItem(i, name, name)
+                combo.setItemData(
+                    i, f"Your own {kind}, from the Custom Code panel", Qt.ItemDataRole.ToolTipRole
+                )
+            if wanted:
+                combo.insertSeparator(len(wanted))
+            combo.custom_block = len(wanted) + 1 if wanted else 0
 
     def _replace_loss_form(self, spec: ClassSpec | None, params: dict) -> None:
         if self.loss_form is not None:
@@ -942,13 +968,13 @@ class TrainingSettingsWidget(SettingsPage):
 
     def set_loss(self, output: str, name: str) -> None:
         spec = self.catalog.get("losses", name)
-        if spec is None:
+        if spec is None and not str(name).startswith("custom."):  # custom: the project's code
             return
 
         def mutate(t: dict) -> None:
             loss = t["losses"][output]
             params = {}
-            for key, value in (loss.get("params") or {}).items():
+            for key, value in (loss.get("params") or {}).items() if spec else ():
                 p = spec.param(key)
                 if p is not None and not same_value(value, p.default):
                     params[key] = value
@@ -972,12 +998,12 @@ class TrainingSettingsWidget(SettingsPage):
 
     def add_metric(self, output: str, name: str | None) -> None:
         spec = self.catalog.get("metrics", name or "")
-        if spec is None:
+        if spec is None and not str(name).startswith("custom."):  # custom: the project's code
             return
 
         def mutate(t: dict) -> None:
             metrics = [as_metric(m) for m in t["metrics"].get(output, [])]
-            metrics.append({"class": name, "params": dict(spec.starter)})
+            metrics.append({"class": name, "params": dict(spec.starter) if spec else {}})
             t["metrics"][output] = metrics
 
         self.change(f"Add metric {name} to '{output}'", f"metrics.{output}.add", mutate)

@@ -167,6 +167,8 @@ class TrainingWorkbench(QObject):
         if self.document is None or self.controller.is_busy():
             return False
         doc = self.document
+        if doc.graph.code and not doc.trusted_code and not self._offer_trust():
+            return False
         errors = [d for d in doc.diagnostics if d.is_error]
         if errors:
             self._refuse(
@@ -195,7 +197,7 @@ class TrainingWorkbench(QObject):
             )
             return False
         try:
-            run_dir = self.controller.train(doc.project)
+            run_dir = self.controller.train(doc.project, trusted_code=doc.trusted_code)
         except OSError as exc:
             self._refuse(f"Could not create the run folder: {exc}", [], None)
             return False
@@ -203,6 +205,39 @@ class TrainingWorkbench(QObject):
         self.runs.set_active_run(run_dir)  # not deletable while it trains
         self._raise(self.dashboard_dock)
         self.message.emit(f"Training started; the run is saved in {run_dir}.")
+        return True
+
+    def _same_trusted_code(self, project) -> bool:
+        """A run's code may run when it is the open, trusted project's code, unchanged."""
+        from studio.core.code import code_fingerprint
+
+        doc = self.document
+        if not project.graph.code:
+            return True  # nothing to run
+        return bool(doc is not None and doc.trusted_code) and code_fingerprint(
+            project.graph
+        ) == code_fingerprint(doc.graph)
+
+    def _offer_trust(self) -> bool:
+        """Training runs the project's code: refuse, offering to trust the project."""
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Cannot train yet")
+        box.setText("This project's code has not been run.")
+        box.setInformativeText(
+            "Training runs the project's custom code. Look at it in the Custom Code panel; "
+            "trust the project to run it and train."
+        )
+        trust = box.addButton("Trust and Run", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        if box.clickedButton() is not trust:
+            dock = getattr(self.window, "custom_code_dock", None)
+            if dock is not None:
+                self._raise(dock)
+            return False
+        self.window.trust_project()
         return True
 
     def _refuse(self, title: str, lines: list[str], dock: QDockWidget | None) -> None:
@@ -245,7 +280,8 @@ class TrainingWorkbench(QObject):
             return False
         project.path = self.document.path  # data paths are relative to the project's folder
         project.weights = None  # the backup holds the weights
-        self.controller.train(project, run_dir=Path(run_dir))
+        trusted = self._same_trusted_code(project)
+        self.controller.train(project, run_dir=Path(run_dir), trusted_code=trusted)
         self.dashboard.set_running(True)
         self.runs.set_active_run(run_dir)
         self._raise(self.dashboard_dock)
@@ -271,7 +307,14 @@ class TrainingWorkbench(QObject):
             self.message.emit("Wait for the current training to end.")
             return
         project_dir = self.document.path.parent if self.document and self.document.path else None
-        self.controller.evaluate(Path(run_dir), project_dir)
+        trusted = False
+        try:
+            from studio.project import load_project
+
+            trusted = self._same_trusted_code(load_project(Path(run_dir) / "project.studio.json"))
+        except Exception:  # an unreadable run: its code stays untrusted
+            pass
+        self.controller.evaluate(Path(run_dir), project_dir, trusted_code=trusted)
         self.dashboard.set_running(True)
 
     def show_run_evaluation(self, run_dir: Path) -> None:
@@ -340,6 +383,9 @@ class TrainingWorkbench(QObject):
     def _on_failed(self, event: dict) -> None:
         self.message.emit("Training failed: " + event.get("message", ""))
         self._raise(self.dashboard_dock)
+        custom_code = getattr(self.window, "custom_code", None)
+        if custom_code is not None:  # an error in the project's code: mark the user's line
+            custom_code.show_error(event.get("message", ""))
 
     # ------------------------------------------------------------------ closing
     def confirm_close(self) -> bool:
