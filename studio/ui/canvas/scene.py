@@ -61,6 +61,7 @@ from studio.ui.canvas.style import (
     count_text,
     key_param_items,
     outputs_text,
+    pretrained_items,
     snake_case,
     text_on,
 )
@@ -331,6 +332,8 @@ class GraphScene(QGraphicsScene):
             shown.update(params)
             params = shown
         items = key_param_items(params)
+        if node.type in ("Backbone", "PreprocessInput") and spec is not None:
+            items = pretrained_items(node.type, {**spec.defaults, **node.params})
         # A variadic port is one dot: say how many tensors it takes.
         if len(in_ports) == 1 and in_ports[0].variadic:
             n = in_ports[0].count

@@ -53,6 +53,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Models": "#283593",
     "Applications": "#4e342e",
     "Custom": "#00695c",
+    "Pretrained": "#0369a1",
     "Other": "#616161",
 }
 #: Every header colour reads with white text (contrast 4.5:1 or better, WCAG AA).
@@ -236,6 +237,22 @@ def _value_text(key: str, value: Any) -> str | None:
             units = cfg.get("units") if isinstance(cfg, dict) else None
             return f"{name}({units})" if units is not None else name
     return None
+
+
+def pretrained_items(type_: str, config: dict[str, Any]) -> list[str]:
+    """What a Backbone or PreprocessInput node says about itself: the network, and for a
+    backbone whether it trains and which weights it starts from."""
+    model = str(config.get("model"))
+    if type_ != "Backbone":
+        return [model]
+    start = config.get("fine_tune_from")
+    if not config.get("trainable"):
+        state = "frozen"
+    elif start not in (None, ""):
+        state = f"fine-tune from {start}"
+    else:
+        state = "trainable"
+    return [model, state, f"weights {config.get('weights') or 'none'}"]
 
 
 def key_param_items(params: dict[str, Any], limit: int = 3) -> list[str]:
