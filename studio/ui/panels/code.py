@@ -7,17 +7,10 @@ Keywords, strings, numbers, comments and decorators are highlighted.
 
 from __future__ import annotations
 
-import keyword
-import re
-
-from PySide6.QtCore import QObject, QRegularExpression, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtGui import (
-    QColor,
-    QFont,
     QFontDatabase,
     QGuiApplication,
-    QSyntaxHighlighter,
-    QTextCharFormat,
 )
 from PySide6.QtWidgets import (
     QComboBox,
@@ -29,54 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.panels.code_editor import PythonHighlighter
+
 STYLE_NAMES = {"functional": "Functional", "sequential": "Sequential", "subclass": "Subclass"}
 DEBOUNCE_MS = 300
 
-
-def _format(color: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
-    fmt = QTextCharFormat()
-    fmt.setForeground(QColor(color))
-    if bold:
-        fmt.setFontWeight(QFont.Weight.Bold)
-    fmt.setFontItalic(italic)
-    return fmt
-
-
-class PythonHighlighter(QSyntaxHighlighter):
-    """Python syntax colours (one pass of regular expressions per line)."""
-
-    def __init__(self, document) -> None:
-        super().__init__(document)
-        words = "|".join(re.escape(k) for k in keyword.kwlist)
-        self.rules = [
-            (QRegularExpression(rf"\b({words})\b"), _format("#8250df", bold=True)),
-            (QRegularExpression(r"\b(True|False|None|self)\b"), _format("#0550ae")),
-            (QRegularExpression(r"\b[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\b"), _format("#0550ae")),
-            (QRegularExpression(r"\bdef\s+(\w+)|\bclass\s+(\w+)"), _format("#6639ba", bold=True)),
-            (QRegularExpression(r"@\w+"), _format("#953800")),
-            (QRegularExpression(r""""[^"]*"|'[^']*'"""), _format("#0a3069")),
-            (QRegularExpression(r"#[^\n]*"), _format("#6e7781", italic=True)),
-        ]
-        self.docstring = _format("#0a3069")
-
-    def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt API
-        for pattern, fmt in self.rules:
-            matches = pattern.globalMatch(text)
-            while matches.hasNext():
-                m = matches.next()
-                self.setFormat(m.capturedStart(), m.capturedLength(), fmt)
-        # Triple-quoted strings over several lines: state 1 = inside one.
-        self.setCurrentBlockState(0)
-        start = 0 if self.previousBlockState() == 1 else text.find('"""')
-        while start >= 0:
-            skip = 0 if self.previousBlockState() == 1 and start == 0 else 3
-            end = text.find('"""', start + skip)
-            if end < 0:
-                self.setCurrentBlockState(1)
-                self.setFormat(start, len(text) - start, self.docstring)
-                break
-            self.setFormat(start, end + 3 - start, self.docstring)
-            start = text.find('"""', end + 3)
 
 
 class _Results(QObject):
