@@ -377,6 +377,65 @@ def Ungroup(graph: Graph, name: str) -> Command:  # noqa: N802
     return ReplaceGraph(ungroup_graph(graph, name), f"Ungroup {name}")
 
 
+class _BecomeModel(Command):
+    """Turn node ``name`` in place into a nested ``Model`` node of ``subgraph`` (no
+    parameters, call arguments or sharing); its connections are left to the caller."""
+
+    def __init__(self, name: str, subgraph: Graph) -> None:
+        self.name = name
+        self.subgraph = subgraph
+        self.before: tuple | None = None
+        self.text = f"Turn {name} into a nested model"
+
+    def redo(self, graph: Graph) -> None:
+        from studio.core.graph import MODEL_TYPE
+
+        node = graph.node(self.name)
+        self.before = (node.type, copy.deepcopy(node.params), copy.deepcopy(node.call_args),
+                       node.shared_with, node.subgraph)  # fmt: skip
+        graph.set_shared_with(self.name, None)
+        graph.set_call_args(self.name, {})
+        graph.set_params(self.name, {})
+        graph.set_subgraph(self.name, self.subgraph)
+        graph.set_type(self.name, MODEL_TYPE)
+
+    def undo(self, graph: Graph) -> None:
+        assert self.before is not None
+        type_, params, call_args, shared_with, subgraph = self.before
+        graph.set_type(self.name, type_)
+        graph.set_subgraph(self.name, subgraph)
+        graph.set_params(self.name, params)
+        graph.set_call_args(self.name, call_args)
+        graph.set_shared_with(self.name, shared_with)
+
+
+def ExpandNode(graph: Graph, name: str, subgraph: Graph, text: str = "") -> Macro:  # noqa: N802
+    """Turn node ``name`` of ``graph`` into a nested ``Model`` node of ``subgraph`` (Expand
+    into Layers of a Backbone node), changing nothing else: the node keeps its name, position
+    and place among the outputs, its output connections stay, and what fed it feeds the
+    nested graph's input (of the same name as the port, or its only input)."""
+    node = graph.node(name)
+    if node.block is not None:
+        raise GraphError(f"'{name}' is a use of block '{node.block}'.")
+    inputs = [n.name for n in subgraph.input_nodes]
+    if not inputs:
+        raise GraphError(f"The layers of '{name}' have no input.")
+    cmds: list[Command] = []
+    rewired: list[Edge] = []
+    for e in graph.in_edges(name):
+        port = e.dst_port if e.dst_port in inputs else inputs[0] if len(inputs) == 1 else None
+        if port is None:
+            raise GraphError(f"The layers of '{name}' have no input '{e.dst_port}'.")
+        cmds.append(Disconnect(e))
+        rewired.append(Edge(e.src, e.src_output, e.dst, port, e.slot))
+    for sharer in graph.nodes:
+        if sharer.shared_with == name:
+            cmds.append(SetSharedWith(sharer.name, None))
+    cmds.append(_BecomeModel(name, subgraph))
+    cmds += [Connect(e) for e in rewired]
+    return Macro(text or f"Expand {name} into layers", cmds)
+
+
 _MISSING = object()
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from studio.core.graph import MODEL_TYPE, Edge, Graph, Node, Output
+from studio.core.graph import Graph, Node
 from studio.engine import EngineError, load_keras
 
 keras = load_keras()
@@ -260,19 +260,24 @@ def set_trainable(backbone, trainable: bool, fine_tune_from: Any = None,
             layer.trainable = False
 
 
+def configured_backbone(config: dict[str, Any], weights: Any = "keep"):
+    """:func:`application` with the config's trainability applied (:func:`set_trainable`)."""
+    model = application(config, weights=weights)
+    set_trainable(
+        model,
+        bool(config.get("trainable", DEFAULTS["trainable"])),
+        config.get("fine_tune_from"),
+        bool(config.get("freeze_batch_norm", True)),
+    )
+    return model
+
+
 class Backbone:
     """A ``keras.applications`` network as one node (a factory, not a layer class)."""
 
     @classmethod
     def from_config(cls, config: dict[str, Any]):
-        model = application(config)
-        set_trainable(
-            model,
-            bool(config.get("trainable", DEFAULTS["trainable"])),
-            config.get("fine_tune_from"),
-            bool(config.get("freeze_batch_norm", True)),
-        )
-        return model
+        return configured_backbone(config)
 
 
 _SHAPE_MODELS: OrderedDict[str, Any] = OrderedDict()
@@ -289,13 +294,7 @@ def backbone_for_shapes(config: dict[str, Any]):
                      default=repr)  # fmt: skip
     model = _SHAPE_MODELS.get(key)
     if model is None:
-        model = application(config, weights=None)
-        set_trainable(
-            model,
-            bool(config.get("trainable", DEFAULTS["trainable"])),
-            config.get("fine_tune_from"),
-            bool(config.get("freeze_batch_norm", True)),
-        )
+        model = configured_backbone(config, weights=None)
         _SHAPE_MODELS[key] = model
         while len(_SHAPE_MODELS) > _SHAPE_MODELS_KEPT:
             _SHAPE_MODELS.popitem(last=False)
@@ -386,13 +385,7 @@ def backbone_subgraph(node: Node) -> Graph:
     catalog = load_catalog()
     spec = catalog.get(node.type)
     config = (spec.config(node.params) if spec else dict(node.params)) | {"name": node.name}
-    model = application(config, weights=None)
-    set_trainable(
-        model,
-        bool(config.get("trainable", DEFAULTS["trainable"])),
-        config.get("fine_tune_from"),
-        bool(config.get("freeze_batch_norm", True)),
-    )
+    model = configured_backbone(config, weights=None)
     sub = config_to_graph({"class_name": "Functional", "config": model.get_config()}, catalog)
     sub.name = node.name
     return sub
@@ -400,24 +393,15 @@ def backbone_subgraph(node: Node) -> Graph:
 
 def expand_backbone(graph: Graph, name: str) -> Graph:
     """A copy of ``graph`` in which Backbone node ``name`` is a nested ``Model`` node of its
-    layers, with the same name, position, connections and outputs."""
+    layers, with the same name, position, connections and outputs; everything else (the
+    other nodes, the project's code and block definitions, trust) is kept as it is."""
+    from studio.core.commands import ExpandNode
+
     node = graph.node(name)
     if node.type != "Backbone":
         raise EngineError(f"'{name}' is not a Backbone node.", name)
-    sub = backbone_subgraph(node)
-    port = sub.input_nodes[0].name
-    new = Graph(graph.name)
-    new.style = graph.style
-    for n in graph.nodes:
-        if n.name == name:
-            new.add_node(Node(name=name, type=MODEL_TYPE, position=n.position, subgraph=sub))
-        else:
-            new.add_node(n.copy())
-    for e in graph.edges:
-        new.add_edge(
-            Edge(e.src, e.src_output, e.dst, port if e.dst == name else e.dst_port, e.slot)
-        )
-    new.set_outputs([Output(o.node, o.index, o.name) for o in graph.outputs])
+    new = graph.copy()
+    ExpandNode(new, name, backbone_subgraph(node)).redo(new)
     return new
 
 

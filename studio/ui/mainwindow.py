@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -21,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio import __version__
 from studio.core.commands import AddNode, in_graph
-from studio.core.graph import Node
+from studio.core.graph import Graph, Node
 from studio.project import PROJECT_SUFFIX, ProjectError, default_filename
 from studio.ui.canvas import GraphScene, GraphView
 from studio.ui.canvas.style import snake_case
@@ -35,6 +37,17 @@ MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5 *.json);;All files (*)"
 MAX_RECENT = 10
 AUTOSAVE_MS = 30_000
 STRUCTURAL_SAVE_MS = 2_000
+
+
+@dataclass(eq=False)
+class _ExpandRequest:
+    """An "Expand into Layers" job: where it was asked and what the node was then."""
+
+    document: Document
+    path: list[str]
+    name: str
+    type: str
+    params: dict
 
 
 class Breadcrumb(QWidget):
@@ -561,19 +574,61 @@ class MainWindow(QMainWindow):
         self._jobs[self.engine.run("import", str(path))] = ("import", path)
         return True
 
+    def _graph_at(self, path: list[str]) -> Graph | None:
+        """The document's (nested) graph at ``path``, None when that path is gone."""
+        from studio.core.blocks import graph_at
+        from studio.core.graph import GraphError
+
+        try:
+            return graph_at(self.document.graph, path)
+        except GraphError:
+            return None
+
     def expand_backbone(self, path: list[str], name: str) -> None:
-        """Replace a Backbone node by a nested model of its layers (one undoable step)."""
+        """Replace a Backbone node by a nested model of its layers (one undoable step that
+        changes only that node). The engine builds the layers; the request remembers the
+        document and the node's configuration, so that an answer that no longer fits them
+        is dropped (see :meth:`_on_backbone_expanded`)."""
+        graph = self._graph_at(path)
+        if graph is None or name not in graph or graph.node(name).type != "Backbone":
+            return
+        node = graph.node(name)
+        # Only the node travels: the engine answers with it expanded, nothing else.
+        request = Graph(graph.name)
+        request.add_node(node.copy())
         self.statusBar().showMessage(f"Expanding {name} into its layers…")
-        graph = self.scene.current_graph().copy()
-        self._jobs[self.engine.run("expand-backbone", graph, name)] = ("expand", path, name)
+        job = self.engine.run("expand-backbone", request, name)
+        self._jobs[job] = _ExpandRequest(self.document, list(path), name, node.type,
+                                         copy.deepcopy(node.params))  # fmt: skip
 
-    def _on_backbone_expanded(self, path: list[str], name: str, result, error: str) -> None:
-        from studio.core.commands import ReplaceGraph
+    def _on_backbone_expanded(self, request: _ExpandRequest, result, error: str) -> None:
+        from studio.core.commands import ExpandNode
+        from studio.core.graph import GraphError
 
+        name = request.name
+        if request.document is not self.document:
+            self.statusBar().showMessage(
+                f"Expanding {name} was dropped: another project is open now.", 10000
+            )
+            return
         if error:
             self.statusBar().showMessage(f"Cannot expand {name}: {error}", 10000)
             return
-        if self.document.push(in_graph(path, ReplaceGraph(result, f"Expand {name} into layers"))):
+        graph = self._graph_at(request.path)
+        node = graph.node(name) if graph is not None and name in graph else None
+        if node is None or node.type != request.type or node.params != request.params:
+            self.statusBar().showMessage(
+                f"Expanding {name} was dropped: the node was removed or changed meanwhile.",
+                10000,
+            )
+            return
+        try:
+            subgraph = result.node(name).subgraph
+            command = ExpandNode(graph, name, subgraph, f"Expand {name} into layers")
+        except GraphError as exc:
+            self.statusBar().showMessage(f"Cannot expand {name}: {exc}", 10000)
+            return
+        if self.document.push(in_graph(request.path, command)):
             self.statusBar().showMessage(
                 f"{name} is now a nested model of its layers (double-click to open it). Its "
                 "layers start from fresh weights: ImageNet weights are not carried over.",
@@ -584,8 +639,8 @@ class MainWindow(QMainWindow):
         kind = self._jobs.pop(job_id, None)
         if kind is None:
             return
-        if kind[0] == "expand":
-            self._on_backbone_expanded(kind[1], kind[2], result, error)
+        if isinstance(kind, _ExpandRequest):
+            self._on_backbone_expanded(kind, result, error)
             return
         _what, path = kind
         if error:

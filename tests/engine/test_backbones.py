@@ -236,7 +236,13 @@ def test_fine_tune_from_an_index_and_the_whole_backbone():
 
 def test_expand_backbone_into_a_nested_model_of_its_layers():
     graph = _graph(FROZEN)
+    from studio.core.code import STARTERS, CodeDef
+
+    graph.set_code("custom_loss", CodeDef("custom_loss", "loss", STARTERS["loss"]))
+    graph.trusted_code = True
     expanded = apps.expand_backbone(graph, "backbone")
+    # Only the node changes: the project's code (and trust) are kept.
+    assert expanded.code == graph.code and expanded.trusted_code
     node = expanded.node("backbone")
     assert node.type == "Model" and node.subgraph is not None
     assert [n.name for n in expanded.nodes] == [n.name for n in graph.nodes]

@@ -827,3 +827,36 @@ def test_save_as_elsewhere_keeps_relative_data_paths_pointing_at_the_same_files(
     assert settings["data"]["validation"]["source"]["paths"] == {"x": "../../x.npy",
                                                                  "y": "/abs/y.npy"}  # fmt: skip
     assert not rebase_paths(settings, str(new), str(new))
+
+
+def test_expand_node_turns_one_node_into_a_nested_model_and_undoes_exactly():
+    from studio.core.code import STARTERS, CodeDef
+    from studio.core.commands import ExpandNode
+    from studio.core.graph import Edge, Graph, Node, Output
+
+    g = Graph("g")
+    g.add_node(Node("x", "InputLayer", {"shape": [4]}, position=(0, 0)))
+    g.add_node(Node("bb", "Backbone", {"weights": None}, position=(10, 20)))
+    g.add_node(Node("head", "Dense", {"units": 2}))
+    g.add_edge(Edge("x", 0, "bb", "inputs"))
+    g.add_edge(Edge("bb", 0, "head", "inputs"))
+    g.set_outputs([Output("head"), Output("bb")])
+    g.set_code("custom_loss", CodeDef("custom_loss", "loss", STARTERS["loss"]))
+    before = g.copy()
+    layers = Graph("bb")
+    layers.add_node(Node("input_layer", "InputLayer", {"shape": [4]}))
+    layers.add_node(Node("d", "Dense", {"units": 3}))
+    layers.add_edge(Edge("input_layer", 0, "d", "inputs"))
+    layers.set_outputs([Output("d")])
+
+    stack = UndoStack(g)
+    stack.push(ExpandNode(g, "bb", layers))
+    node = g.node("bb")
+    assert node.type == "Model" and node.subgraph is layers and node.params == {}
+    assert node.position == (10, 20) and [n.name for n in g.nodes] == ["x", "bb", "head"]
+    assert set(g.edges) == {Edge("x", 0, "bb", "input_layer"), Edge("bb", 0, "head", "inputs")}
+    assert g.outputs == before.outputs and g.code == before.code
+    stack.undo()
+    assert g.signature() == before.signature() and g.node("bb").subgraph is None
+    stack.redo()
+    assert g.node("bb").subgraph is layers
