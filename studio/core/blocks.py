@@ -83,6 +83,45 @@ def blocks_used(graph: Graph, root: Graph | None = None, depth: int = 0) -> set[
     return found
 
 
+def direct_uses(graph: Graph, depth: int = 0) -> set[str]:
+    """Names of the blocks used in ``graph`` itself or its plain nested graphs, not looking
+    into any definition (safe on definitions that use each other in a cycle)."""
+    found: set[str] = set()
+    if depth > 32:
+        return found
+    for n in graph.nodes:
+        if n.block is not None:
+            found.add(n.block)
+        elif n.subgraph is not None:
+            found |= direct_uses(n.subgraph, depth + 1)
+    return found
+
+
+def block_cycle(blocks: dict[str, Graph]) -> list[str] | None:
+    """Block definitions that use themselves, directly (``["a"]``) or through others
+    (``["a", "b"]``: a uses b, which uses a); None when there is no such cycle."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    for name in sorted(blocks):
+        g.add_node(name)
+        for used in sorted(direct_uses(blocks[name])):
+            g.add_edge(name, used)
+    try:
+        cycle = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return None
+    return [u for u, _v in cycle]
+
+
+def cycle_message(cycle: list[str]) -> str:
+    """A sentence about a :func:`block_cycle`."""
+    if len(cycle) == 1:
+        return f"Block '{cycle[0]}' uses itself; a block cannot contain itself."
+    chain = " → ".join(f"'{b}'" for b in [*cycle, cycle[0]])
+    return f"Blocks {chain} use each other in a cycle; a block cannot contain itself."
+
+
 def definitions_of(graph: Graph) -> dict[str, Graph]:
     """The definitions the uses in ``graph`` (and nested in it) point at, by block name: what
     a part of a graph copied elsewhere (the clipboard) needs to be read back."""
@@ -216,6 +255,10 @@ def add_definition(root: Graph, name: str, definition: Graph) -> str:
     equal definition of that name is reused; a different one gets the name ``name_1``...
     The definitions it uses (its own ``blocks``, as a library file has them) are added the
     same way first."""
+    cycle = block_cycle({name: definition, **definition.blocks} if name not in definition.blocks
+                        else definition.blocks)  # fmt: skip
+    if cycle is not None:
+        raise GraphError(cycle_message(cycle))
     definition = definition.copy()
     deps, definition.blocks = definition.blocks, {}
     renames = {}
@@ -250,6 +293,9 @@ def insert_block(
         block = add_definition(new, block, definition)
     if block not in new.blocks:
         raise GraphError(f"There is no block named '{block}'.")
+    cycle = block_cycle(new.blocks)
+    if cycle is not None:
+        raise GraphError(cycle_message(cycle))
     inside = _inside_blocks(new, path)
     if inside and ({block} | blocks_used(new.blocks[block], new)) & inside:
         raise GraphError(f"Block '{block}' cannot be used inside itself.")

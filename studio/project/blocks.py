@@ -124,6 +124,13 @@ class BlockLibrary:
             graph = graph_from_dict(data.get("graph"), path.name)
         except ProjectError as exc:
             raise BlockLibraryError(str(exc), path) from None
+        if graph.code:
+            # It would reach a project's blocks, where code is never shown nor trusted.
+            raise BlockLibraryError(
+                f"{path.name}: the block has \"code\": code definitions belong to the "
+                "project's top-level graph.",
+                path,
+            )
         graph.name = name
         description = data.get("description") or ""
         return LibraryBlock(

@@ -752,6 +752,18 @@ class _Reader:
             self.output(graph, od, (*at, "outputs", i), i, parents, inside)
             for i, od in enumerate(outputs)
         ]
+        if parents and data.get("code") not in (None, []):
+            # Only the top-level code is shown in the trust dialog and fingerprinted.
+            is_block = len(at) >= 2 and at[-2] == "blocks"
+            owner = f"block '{parents[-1]}'" if is_block else f"model '{'/'.join(parents)}'"
+            raise self.fail(
+                f"The {owner} has \"code\": code definitions belong to the project's "
+                "top-level graph.",
+                at,
+                "code",
+                None if is_block else parents[-1],
+                () if is_block else parents,
+            )
         if data.get("code") is not None:
             self.code(graph, data["code"], at, where)
         if data.get("blocks") is not None or not parents:
@@ -770,8 +782,13 @@ class _Reader:
             definition = self.graph(bdata, (*at, "blocks", bname), (*parents, bname))
             definition.name = bname
             graph.blocks[bname] = definition
+        from studio.core.blocks import block_cycle, cycle_message, uses
+
+        # Before linking: a cycle of definitions would make every walk over uses endless.
+        cycle = block_cycle(graph.blocks)
+        if cycle is not None:
+            raise self.fail(cycle_message(cycle), (*at, "blocks", cycle[0]))
         graph.link_blocks()
-        from studio.core.blocks import uses
 
         roots = [graph, *graph.blocks.values()]
         for g in roots:

@@ -216,3 +216,123 @@ def test_a_deleted_use_restored_by_undo_is_still_linked():
     stack.undo()
     stack.undo()
     assert g.node("blk_1").subgraph is g.blocks["blk"] is g.node("blk").subgraph
+
+
+# ----------------------------------------------------------------------------- cycles, code
+
+
+def _use(name: str, block: str) -> dict:
+    return {"name": name, "type": "Model", "position": [0, 0], "params": {}, "block": block}
+
+
+def _file_data() -> dict:
+    from studio.project.io import project_to_dict
+
+    return project_to_dict(Project("p", _twice()))
+
+
+def _line_of(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n") + 1
+
+
+def test_a_file_with_a_block_that_uses_itself_is_refused():
+    from studio.project.io import ProjectError, loads_project
+
+    data = _file_data()
+    data["graph"]["blocks"]["blk"]["nodes"].append(_use("again", "blk"))
+    text = json.dumps(data, indent=2)
+    with pytest.raises(ProjectError, match="Block 'blk' uses itself") as info:
+        loads_project(text, "p.studio.json")
+    assert info.value.line == _line_of(text, '"blk": {')
+
+
+def test_a_file_with_blocks_that_use_each_other_is_refused():
+    from studio.project.io import ProjectError, loads_project
+
+    data = _file_data()
+    blocks = data["graph"]["blocks"]
+    blocks["other"] = json.loads(json.dumps(blocks["blk"]))
+    blocks["other"]["name"] = "other"
+    blocks["other"]["nodes"].append(_use("back", "blk"))
+    blocks["blk"]["nodes"].append(_use("there", "other"))
+    text = json.dumps(data, indent=2)
+    with pytest.raises(ProjectError, match="'blk' → 'other' → 'blk'") as info:
+        loads_project(text, "p.studio.json")
+    assert "cycle" in str(info.value) and info.value.line is not None
+    # A use nested in a plain model inside the definition counts too.
+    data = _file_data()
+    inner = {"name": "inner", "nodes": [_use("deep", "blk")], "edges": [], "outputs": []}
+    data["graph"]["blocks"]["blk"]["nodes"].append(
+        {"name": "wrap", "type": "Model", "position": [0, 0], "params": {}, "subgraph": inner}
+    )
+    with pytest.raises(ProjectError, match="Block 'blk' uses itself"):
+        loads_project(json.dumps(data), "p.studio.json")
+
+
+def test_a_library_file_with_a_cycle_or_code_is_refused(tmp_path):
+    from studio.project.blocks import BlockLibrary, BlockLibraryError, definition_for_library
+
+    lib = BlockLibrary(tmp_path / "lib")
+    path = lib.write("blk", definition_for_library(_twice(), "blk"))
+    data = json.loads(path.read_text())
+    good = json.loads(json.dumps(data))
+    dep = json.loads(json.dumps(data["graph"]))
+    dep["name"] = "dep"
+    dep["nodes"].append(_use("loop", "dep"))
+    data["graph"]["blocks"] = {"dep": dep}
+    data["graph"]["nodes"].append(_use("use", "dep"))
+    path.write_text(json.dumps(data))
+    with pytest.raises(BlockLibraryError, match="Block 'dep' uses itself"):
+        lib.read("blk")
+    assert "uses itself" in lib.list()[1][0].message
+
+    good["graph"]["code"] = [{"name": "f", "kind": "loss", "source": "def f(y, p):\n    return p\n"}]
+    path.write_text(json.dumps(good))
+    with pytest.raises(BlockLibraryError, match="top-level graph"):
+        lib.read("blk")
+
+
+def test_inserting_a_cyclic_definition_is_refused():
+    from studio.core.blocks import add_definition
+
+    g = _twice()
+    before = set(g.blocks)
+    loop = g.blocks["blk"].copy()
+    loop.add_node(Node("self", "Model", subgraph=None, block="loop"))
+    with pytest.raises(GraphError, match="Block 'loop' uses itself"):
+        insert_block(g, [], "loop", (0, 0), definition=loop)
+    a, b = g.blocks["blk"].copy(), g.blocks["blk"].copy()
+    a.add_node(Node("to_b", "Model", block="b"))
+    b.add_node(Node("to_a", "Model", block="a"))
+    pair = _chain()
+    pair.add_node(Node("use_a", "Model", block="a"))
+    pair.blocks = {"a": a, "b": b}
+    with pytest.raises(GraphError, match="'a' → 'b' → 'a'"):
+        add_definition(g, "pair", pair)
+    assert set(g.blocks) == before  # nothing was added
+
+
+def test_code_in_a_nested_model_or_a_block_definition_is_refused():
+    from studio.project.io import ProjectError, loads_project
+
+    code = [{"name": "f", "kind": "loss", "source": "def f(y, p):\n    return p\n"}]
+    data = _file_data()
+    data["graph"]["blocks"]["blk"]["code"] = code
+    text = json.dumps(data, indent=2)
+    with pytest.raises(ProjectError, match="block 'blk' has \"code\"") as info:
+        loads_project(text, "p.studio.json")
+    assert "top-level graph" in str(info.value)
+    assert info.value.line == _line_of(text, '"code"')
+
+    data = _file_data()
+    inner = {"name": "inner", "nodes": [], "edges": [], "outputs": [], "code": code}
+    data["graph"]["nodes"].append(
+        {"name": "wrap", "type": "Model", "position": [0, 0], "params": {}, "subgraph": inner}
+    )
+    with pytest.raises(ProjectError, match="model 'wrap' has \"code\"") as info:
+        loads_project(json.dumps(data), "p.studio.json")
+    assert info.value.node == "wrap"
+    # At the top level code is fine.
+    data = _file_data()
+    data["graph"]["code"] = code
+    assert loads_project(json.dumps(data), "p.studio.json").graph.code["f"].kind == "loss"
