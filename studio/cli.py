@@ -234,7 +234,9 @@ def cmd_import(args) -> int:
         from studio.engine.weights import save_weights, weights_from_model_file
 
         try:
-            weights = weights_from_model_file(source)
+            # The graph goes along for its custom layers' code, should it ever hold any
+            # (an imported graph has none today: the importer refuses custom classes).
+            weights = weights_from_model_file(source, graph)
         except Exception as exc:  # the graph is still useful without weights
             _err(f"studio: warning: the weights of {source.name} could not be read ({exc}).")
             weights = {}

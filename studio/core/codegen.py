@@ -12,6 +12,7 @@ Three styles: ``"functional"`` (any graph), ``"sequential"`` (a single chain of 
 
 from __future__ import annotations
 
+import ast
 import json
 import keyword
 import math
@@ -1518,7 +1519,8 @@ def generate_script(
         out += [title, ""] + _wrap_text(project.description) + ['"""', ""]
     else:
         out += [title + '"""', ""]
-    body: list[str] = _code_lines(graph)
+    futures, definitions = _code_definitions(graph)
+    body: list[str] = []
     for fn in functions:
         body += ["", ""] + fn
     if has_data:
@@ -1575,30 +1577,196 @@ def generate_script(
     if "layers." in text_body:
         imports.append("from keras import layers")
     imports += private
-    text = "\n".join(out + imports) + "\n" + text_body + "\n"
+    named = _named_lines()
+    # Studio runs each definition on its own; the script runs them in one module, next to
+    # its own code: a name bound twice would silently change what one of them does.
+    _check_code_names(definitions, "\n".join(imports + named + body))
+    code = [line for d in definitions for line in d.lines] + named
+    if futures:
+        out += [f"from __future__ import {', '.join(futures)}", ""]
+    text = "\n".join(out + imports) + "\n" + "\n".join(code + body) + "\n"
     if format_with_ruff:
         text = _ruff_format(text)
     return text
 
 
-def _code_lines(graph: Graph) -> list[str]:
-    """The project's code definitions, verbatim (ruff leaves them as written), and the
-    ``named`` helper for custom layers whose ``__init__`` cannot take ``name=``."""
-    lines: list[str] = []
+class _Definition:
+    """One code definition as the script writes it, and the top-level names it binds."""
+
+    def __init__(self, code, lines: list[str], bindings: dict[str, list[str]] | None) -> None:
+        self.code = code
+        self.lines = lines
+        # name -> how it is bound (ast dumps of the binding statements, or "import <target>");
+        # None when the source does not parse (Studio reports that error itself).
+        self.bindings = bindings
+
+
+def _code_definitions(graph: Graph) -> tuple[list[str], list[_Definition]]:
+    """The ``from __future__`` features of the project's code (hoisted to the script's top,
+    the only place Python accepts them) and each definition, verbatim otherwise (ruff leaves
+    it as written)."""
+    futures: list[str] = []
+    definitions: list[_Definition] = []
     for code in root_code(graph).values():
-        lines += ["", "", f"# {code.kind.capitalize()} {code.name}, written in Studio.", "# fmt: off"]
-        lines += code.source.rstrip().split("\n")
-        lines += ["# fmt: on"]
-    if _NAMED_USED[0]:
-        lines += [
-            "",
-            "",
-            "def named(layer, name):",
-            '    """Name a layer whose __init__ takes no name= argument."""',
-            "    layer.name = name",
-            "    return layer",
-        ]
-    return lines
+        source = code.source.rstrip()
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            tree = None
+        lines = source.split("\n")
+        if tree is not None:
+            for stmt in tree.body:
+                if not (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"):
+                    continue
+                futures += [a.name for a in stmt.names if a.name not in futures]
+                _hoist_future(code, lines, stmt)
+        head = [f"# {code.kind.capitalize()} {code.name}, written in Studio.", "# fmt: off"]
+        body = ["", ""] + head + lines + ["# fmt: on"]
+        bindings = _top_level_bindings(tree) if tree is not None else None
+        definitions.append(_Definition(code, body, bindings))
+    return futures, definitions
+
+
+def _hoist_future(code, lines: list[str], stmt: ast.ImportFrom) -> None:
+    """Replace the ``from __future__`` statement ``stmt`` in ``lines`` by a comment."""
+    first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
+    before = lines[first][: stmt.col_offset]
+    after = lines[last][stmt.end_col_offset or 0 :].strip()
+    if before.strip() or (after and not after.startswith("#")):
+        raise CodegenError(
+            f"Code '{code.name}': put its 'from __future__ import' on a line of its own so "
+            "the exported script can move it to the top."
+        )
+    text = " ".join(" ".join(lines[first : last + 1]).split())
+    lines[first : last + 1] = [f"# {text}  (moved to the top of the script)"]
+
+
+def _import_target(alias: ast.alias, module: str | None) -> tuple[str, str]:
+    """(bound name, what it refers to) for one imported name."""
+    if module is None:  # import a.b [as c]
+        if alias.asname:
+            target = alias.name
+        else:
+            target = alias.name.split(".")[0]
+        name = alias.asname or alias.name.split(".")[0]
+    else:
+        target = f"{module}.{alias.name}"
+        name = alias.asname or alias.name
+    # tensorflow.keras is Keras here (Studio runs the seed's "from tensorflow.keras import
+    # layers" as Keras 3's layers), so both spellings name the same module.
+    if target == "tensorflow.keras" or target.startswith("tensorflow.keras."):
+        target = target[len("tensorflow.") :]
+    return name, "import " + target
+
+
+def _top_level_bindings(tree: ast.Module) -> dict[str, list[str]]:
+    """The names a module binds at its top level, each with how it binds them."""
+    found: dict[str, list[str]] = {}
+
+    def bind(name: str, how: str) -> None:
+        found.setdefault(name, []).append(how)
+
+    def targets(node: ast.AST, how: str) -> None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+                bind(sub.id, how)
+
+    def visit(stmts: list[ast.stmt]) -> None:
+        for stmt in stmts:
+            how = ast.dump(stmt)
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                bind(stmt.name, how)
+            elif isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    bind(*_import_target(alias, None))
+            elif isinstance(stmt, ast.ImportFrom):
+                if stmt.module == "__future__":
+                    continue
+                for alias in stmt.names:
+                    if alias.name == "*":
+                        raise CodegenError(
+                            f"'from {stmt.module} import *' cannot be exported: it may "
+                            "replace the script's own names; import the names it uses."
+                        )
+                    bind(*_import_target(alias, "." * stmt.level + (stmt.module or "")))
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                    targets(t, how)
+            elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+                targets(stmt.target, how)
+                visit(stmt.body + stmt.orelse)
+            elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+                for item in stmt.items:
+                    if item.optional_vars is not None:
+                        targets(item.optional_vars, how)
+                visit(stmt.body)
+            elif isinstance(stmt, (ast.If, ast.While)):
+                visit(stmt.body + stmt.orelse)
+            elif isinstance(stmt, ast.Try):
+                for handler in stmt.handlers:
+                    if handler.name:
+                        bind(handler.name, how)
+                    visit(handler.body)
+                visit(stmt.body + stmt.orelse + stmt.finalbody)
+            elif isinstance(stmt, ast.Global):
+                continue
+            else:  # walrus targets in a top-level expression
+                for sub in ast.walk(stmt):
+                    if isinstance(sub, ast.NamedExpr):
+                        bind(sub.target.id, how)
+
+    visit(tree.body)
+    return found
+
+
+def _clash(a: list[str], b: list[str]) -> bool:
+    """Whether two ways of binding one name differ (the same import, or the very same
+    statement, twice is harmless)."""
+    if all(h.startswith("import ") for h in a + b):
+        return set(a) != set(b)
+    return a != b
+
+
+def _check_code_names(definitions: list[_Definition], generated: str) -> None:
+    """Raise CodegenError when two definitions, or a definition and the script's own code,
+    bind the same top-level name differently."""
+    try:
+        own = _top_level_bindings(ast.parse(generated))
+    except SyntaxError:  # pragma: no cover - the generator writes valid Python
+        own = {}
+    seen: dict[str, tuple[str, list[str]]] = {}
+    for d in definitions:
+        if d.bindings is None:
+            continue
+        label = f"{d.code.kind} '{d.code.name}'"
+        for name, how in d.bindings.items():
+            if name in own and _clash(own[name], how):
+                raise CodegenError(
+                    f"The {label} defines '{name}', a name the exported script uses for "
+                    f"its own code; rename '{name}' in that code to export the script."
+                )
+            if name in seen and _clash(seen[name][1], how):
+                raise CodegenError(
+                    f"The {seen[name][0]} and the {label} both define '{name}' at their top "
+                    "level: Studio runs each on its own, but the exported script runs them "
+                    f"in one module, where one '{name}' would replace the other. Rename "
+                    f"'{name}' in one of them to export the script."
+                )
+            seen.setdefault(name, (label, how))
+
+
+def _named_lines() -> list[str]:
+    """The ``named`` helper for custom layers whose ``__init__`` cannot take ``name=``."""
+    if not _NAMED_USED[0]:
+        return []
+    return [
+        "",
+        "",
+        "def named(layer, name):",
+        '    """Name a layer whose __init__ takes no name= argument."""',
+        "    layer.name = name",
+        "    return layer",
+    ]
 
 
 def _wrap_text(text: str, width: int = LINE - 4) -> list[str]:

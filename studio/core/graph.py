@@ -95,6 +95,26 @@ class Node:
         )
 
 
+def detached_copy(node: Node) -> Node:
+    """A deep copy of ``node`` tied to no block definition, at any depth: ``block`` is
+    cleared on it and on every node of its nested graphs, each of which is copied too (a
+    pasted block use becomes a plain nested model that owns all its content)."""
+    new = node.copy()
+    new.block = None
+    if node.subgraph is not None:
+        new.subgraph = _detached_graph(node.subgraph)
+    return new
+
+
+def _detached_graph(graph: Graph) -> Graph:
+    g = Graph(graph.name)
+    g.style = graph.style
+    g._nodes = {n.name: detached_copy(n) for n in graph._nodes.values()}
+    g._edges = list(graph._edges)
+    g.outputs = list(graph.outputs)
+    return g
+
+
 @dataclass(frozen=True, order=True)
 class Edge:
     """A tensor from output ``src_output`` of ``src`` into port ``dst_port`` of ``dst``.

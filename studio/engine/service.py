@@ -30,10 +30,13 @@ def _job(kind: str, args: tuple) -> Any:
         from studio.engine.importer import import_model_file
 
         return import_model_file(*args)
-    if kind == "export":  # (project dict, project folder, format, out, weights, quantize)
+    if kind == "export":
+        # (project dict, project folder, format, out, weights, quantize, trusted_code): a
+        # project dict never carries the document's trust in its code, so it comes along.
         from studio.engine.export import export_model
 
-        return export_model(*args)
+        *call, trusted_code = args
+        return export_model(*call, trusted_code=bool(trusted_code))
     if kind == "expand-backbone":  # (graph, node name) -> the graph with it as a Model node
         from studio.engine.applications import expand_backbone
 

@@ -168,7 +168,14 @@ class ExportController(QObject):
             return None
         project_dir = str(doc.path.parent) if doc.path else None
         job = self.window.engine.run(
-            "export", project_to_dict(doc.project), project_dir, fmt, path, weights, quantize
+            "export",
+            project_to_dict(doc.project),
+            project_dir,
+            fmt,
+            path,
+            weights,
+            quantize,
+            doc.trusted_code,  # the dict does not carry it; code runs only when trusted
         )
         self._jobs[job] = (fmt, path)
         self._show_progress(f"Exporting {Path(path).name}…")

@@ -111,3 +111,56 @@ def test_code_panel_follows_edits_and_the_script_exports(window, qtbot, tmp_path
     window.exporting.actions["python"].trigger()
     expected = generate_script(window.document.project, style="functional")
     assert target.read_text(encoding="utf-8") == expected == window.code.code()
+
+
+def test_a_project_with_code_exports_only_when_trusted(qtbot, tmp_path, monkeypatch):
+    from studio.core.code import CodeDef
+    from studio.core.graph import Edge, Graph, Node, Output
+    from studio.project.io import Project, save_project
+
+    from ..engine.test_custom_code import SEED_LAYER
+
+    g = Graph("custom_net")
+    g.add_node(Node("x", "InputLayer", {"shape": [8]}))
+    g.add_node(Node("custom", "custom.CustomLayer", {"units": 16}))
+    g.add_node(Node("out", "Dense", {"units": 1}))
+    g.add_edge(Edge("x", 0, "custom", "inputs"))
+    g.add_edge(Edge("custom", 0, "out", "inputs"))
+    g.set_outputs([Output("out")])
+    g.set_code("CustomLayer", CodeDef("CustomLayer", "layer", SEED_LAYER))
+    path = save_project(Project("custom_net", g), tmp_path / "custom.studio.json")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    document = Document.open(path)
+    assert not document.trusted_code  # a file's code is not trusted until the user says so
+    w = MainWindow(document, settings=settings, recovery=RecoveryStore(tmp_path / "r"))
+    monkeypatch.setattr("studio.ui.exporting.QMessageBox.warning", lambda *a, **k: None)
+    exported: list[tuple[str, str]] = []
+    failures: list[str] = []
+    w.exporting.exported.connect(lambda fmt, p: exported.append((fmt, p)))
+    w.exporting.failed.connect(lambda fmt, message: failures.append(message))
+    try:
+        w.show()
+        qtbot.waitExposed(w)
+        with qtbot.waitSignal(w.shapesShown, timeout=TIMEOUT):
+            w.engine.start()
+
+        untrusted = tmp_path / "untrusted.keras"
+        w.exporting.export("keras", str(untrusted))
+        qtbot.waitUntil(lambda: bool(exported or failures), timeout=TIMEOUT)
+        assert not exported and len(failures) == 1
+        assert "not trusted" in failures[0], failures
+        assert not untrusted.exists()
+
+        failures.clear()
+        w.document.set_trusted_code(True)
+        trusted = tmp_path / "trusted.keras"
+        w.exporting.export("keras", str(trusted))
+        qtbot.waitUntil(lambda: bool(exported or failures), timeout=TIMEOUT)
+        assert not failures, failures
+        assert exported == [("keras", str(trusted))]
+        assert zipfile.is_zipfile(trusted)
+    finally:
+        w.maybe_save = lambda: True
+        w.close()
+        w.engine.shutdown()
+        w.deleteLater()

@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from studio.core.commands import AddNode, Command, Connect, Macro
-from studio.core.graph import Edge, Graph, Node
+from studio.core.graph import Edge, Graph, Node, detached_copy
 from studio.project.io import ProjectError, graph_from_dict, graph_to_dict
 
 MIME_NODES = "application/x-studio-nodes"
@@ -106,7 +106,9 @@ def paste_command(
             position=(node.position[0] + offset[0], node.position[1] + offset[1]),
             call_args=node.call_args,
             shared_with=None,
-            subgraph=node.subgraph,
+            # A copy of its own, with no block use left at any depth: the definitions
+            # named inside may be missing from the target, or be other blocks there.
+            subgraph=detached_copy(node).subgraph,
         )
         if node.shared_with is not None:
             new.shared_with = renamed.get(node.shared_with)
