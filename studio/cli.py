@@ -297,8 +297,21 @@ def cmd_train(args) -> int:
         return failed
     if _trust_refused(project, args, args.project):
         return EXIT_INVALID
-    from studio.core.settings import check_settings
+    from studio.core.settings import check_settings, distribution_settings
 
+    training_given = project.settings.setdefault("training", {})
+    if not isinstance(training_given, dict):
+        training_given = project.settings["training"] = {}
+    distribution = distribution_settings(training_given.get("distribution"))
+    if args.strategy is not None:  # this run only: the project file keeps its setting
+        distribution["strategy"] = args.strategy.replace("-", "_")
+    if args.cpu_replicas is not None:
+        if args.cpu_replicas < 1:
+            _err("studio: --cpu-replicas must be at least 1.")
+            return EXIT_INVALID
+        distribution["cpu_replicas"] = args.cpu_replicas
+    training_given["distribution"] = distribution
+    multi_worker = distribution["strategy"] == "multi_worker"
     bad = [d for d in check_settings(project.settings, project.graph) if d.severity == "error"]
     if not (project.settings.get("data") or {}).get("source"):
         _err(f"{Path(args.project).name}: error: data.source: the project has no training data; "
@@ -323,7 +336,10 @@ def cmd_train(args) -> int:
 
     if args.run_dir:
         run_dir = Path(args.run_dir)
-        if (run_dir / "run.json").exists() and not (run_dir / "backup").is_dir():
+        # A multi-worker run folder is shared by the workers (and resumed from backup/).
+        if (run_dir / "run.json").exists() and not (run_dir / "backup").is_dir() and (
+            not multi_worker
+        ):
             _err(f"studio: {run_dir} already holds a run; choose a new folder (a run folder is "
                  "reused only to resume an interrupted run with BackupAndRestore).")  # fmt: skip
             return EXIT_INVALID
@@ -343,6 +359,8 @@ def cmd_train(args) -> int:
                   flush=True)  # fmt: skip
         elif kind == "device":
             print(f"Device: {event['text']}", flush=True)
+            if event.get("strategy") and event.get("replicas", 1) > 1 or multi_worker:
+                print(f"Training on {event.get('strategy')}", flush=True)
         elif kind == "batch" and tty:
             print(f"\rEpoch {event['epoch'] + 1}/{state['epochs']} "
                   f"batch {event['batch'] + 1}/{state['steps']} "
@@ -539,6 +557,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="override the project's number of epochs")
     p.add_argument("--batch-size", type=int, help="override the project's batch size")
     p.add_argument("--run-dir", help="the run folder (default: a new one in <project>.runs/)")
+    p.add_argument(
+        "--strategy",
+        choices=("default", "mirrored", "multi-worker"),
+        help="override the project's distribution strategy for this run: one device, all "
+        "GPUs of this machine (mirrored), or several machines (multi-worker, reads TF_CONFIG; "
+        "give every worker the same --run-dir to resume after a restart)",
+    )
+    p.add_argument(
+        "--cpu-replicas",
+        type=int,
+        metavar="N",
+        help="without a GPU, split the CPU into N logical devices (to try mirrored training)",
+    )
     p.add_argument("--trust-code", action="store_true", help=_TRUST_HELP)
     p.set_defaults(func=cmd_train)
 

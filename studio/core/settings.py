@@ -47,6 +47,25 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "jit_compile": False,
     "mixed_precision": False,
 }
+#: ``training.distribution``: which ``tf.distribute`` strategy trains the model.
+STRATEGIES = ("default", "mirrored", "multi_worker")
+DISTRIBUTION_DEFAULTS: dict[str, Any] = {
+    # "default" (one device), "mirrored" (this machine's GPUs, or logical CPU devices),
+    # "multi_worker" (MultiWorkerMirroredStrategy; each worker reads TF_CONFIG)
+    "strategy": "default",
+    # mirrored only: ["GPU:0", "GPU:1"]; None = all GPUs (all logical CPU devices without one)
+    "devices": None,
+    # no GPU: split the CPU into this many logical devices (None = do not split)
+    "cpu_replicas": None,
+    # "host:port" of every worker, chief first (for the launch dialog; a worker reads TF_CONFIG)
+    "workers": [],
+}
+_STRATEGY_ALIASES = {
+    "default": "default", "none": "default", "one_device": "default", "single": "default",
+    "onedevicestrategy": "default", "mirrored": "mirrored", "mirroredstrategy": "mirrored",
+    "multi_worker": "multi_worker", "multiworker": "multi_worker",
+    "multiworkermirrored": "multi_worker", "multiworkermirroredstrategy": "multi_worker",
+}  # fmt: skip
 DATA_DEFAULTS: dict[str, Any] = {
     "source": None,
     "validation": {"split": 0.2},
@@ -189,6 +208,7 @@ def training_settings(
             out["metrics"][name] = [_with_starter(_entry(m), "metrics", catalog) for m in chosen]
     for key, value in TRAINING_DEFAULTS.items():
         out[key] = given.get(key, value)
+    out["distribution"] = distribution_settings(given.get("distribution"))
     callbacks = _obj(given.get("callbacks"))
     out["callbacks"] = {}
     for name in CALLBACK_ORDER:
@@ -200,6 +220,69 @@ def training_settings(
             "enabled": bool(entry.get("enabled", False)),
             "params": dict(_obj(entry.get("params"))),
         }
+    return out
+
+
+def strategy_name(value: Any) -> Any:
+    """The canonical strategy name for a hand-written one (``"multi-worker"``,
+    ``"MirroredStrategy"``, ``None``); a value it does not know comes back unchanged (for
+    :func:`check_settings` to report)."""
+    if value is None:
+        return "default"
+    if isinstance(value, str):
+        key = value.strip().lower().replace("-", "_").replace(" ", "_")
+        return _STRATEGY_ALIASES.get(key, _STRATEGY_ALIASES.get(key.replace("_", ""), value))
+    return value
+
+
+def device_name(value: Any) -> Any:
+    """``"gpu:0"``, ``"/GPU:0"``, ``"/device:GPU:0"`` -> ``"GPU:0"``; other values unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for prefix in ("/job:localhost/replica:0/task:0", "/physical_device:", "/device:", "/"):
+        if text.lower().startswith(prefix.lower()):
+            text = text[len(prefix):]
+    kind, _, index = text.partition(":")
+    return f"{kind.upper()}:{index.strip()}" if index.strip() else value.strip()
+
+
+def _list_of(value: Any) -> Any:
+    """A list from a comma-separated string (``"GPU:0, GPU:1"``); a list stays a list."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def distribution_settings(value: Any) -> dict[str, Any]:
+    """The complete ``training.distribution`` object. Accepts a bare strategy name
+    (``"mirrored"``), comma-separated device and worker strings, device names in any case
+    with or without ``/device:``, and ``"all"``/``""``/``[]`` for all devices. Values of a
+    kind it cannot read are kept as written, for :func:`check_settings` to name."""
+    if isinstance(value, str) or value is None:
+        value = {"strategy": value}
+    given = _obj(value)
+    out = copy.deepcopy(DISTRIBUTION_DEFAULTS)
+    out["strategy"] = strategy_name(given.get("strategy"))
+    devices = given.get("devices")
+    if isinstance(devices, str) and devices.strip().lower() in ("", "all", "auto"):
+        devices = None
+    devices = _list_of(devices)
+    if isinstance(devices, list):
+        devices = [device_name(d) for d in devices] or None
+    out["devices"] = devices
+    replicas = given.get("cpu_replicas")
+    if isinstance(replicas, float) and replicas.is_integer():
+        replicas = int(replicas)
+    elif isinstance(replicas, str) and replicas.strip().isdigit():
+        replicas = int(replicas.strip())
+    elif isinstance(replicas, str) and replicas.strip().lower() in ("", "none", "auto"):
+        replicas = None
+    out["cpu_replicas"] = None if replicas in (0, None) else replicas
+    workers = _list_of(given.get("workers"))
+    out["workers"] = [] if workers is None else workers
+    if isinstance(out["workers"], list):
+        out["workers"] = [w.strip() if isinstance(w, str) else w for w in out["workers"]]
     return out
 
 
@@ -324,6 +407,8 @@ def check_settings(
         if not isinstance(t[key], bool):
             add(f"training.{key}", f"Training setting '{key}' must be true or false.")
 
+    _check_distribution(add, t["distribution"], t)
+
     opt = t["optimizer"]
     spec = catalog.get("optimizers", opt["class"])
     if spec is None:
@@ -384,6 +469,53 @@ def check_settings(
                 "watch a training metric.", severity=WARNING)  # fmt: skip
     _check_data(add, d, graph)
     return out
+
+
+def _check_distribution(add, dist: dict[str, Any], training: dict[str, Any]) -> None:
+    where = "training.distribution"
+    strategy = dist["strategy"]
+    if strategy not in STRATEGIES:
+        add(f"{where}.strategy", f"Unknown distribution strategy {strategy!r}; choose one of: "
+            + ", ".join(STRATEGIES) + ".")  # fmt: skip
+    devices = dist["devices"]
+    if devices is not None:
+        if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+            add(f"{where}.devices", "The devices must be a list of device names such as "
+                f'["GPU:0", "GPU:1"], or null for all (it is {devices!r}).')  # fmt: skip
+        else:
+            for i, d in enumerate(devices):
+                kind, _, index = d.partition(":")
+                if kind not in ("GPU", "CPU") or not index.isdigit():
+                    add(f"{where}.devices.{i}", f"Device {d!r} is not a device name such as "
+                        "GPU:0 or CPU:1.")  # fmt: skip
+            if len(set(devices)) != len(devices):
+                add(f"{where}.devices", "A device is listed twice.")
+            if strategy != "mirrored":
+                add(f"{where}.devices", "The device list is used by the mirrored strategy "
+                    "only; it is ignored.", severity=WARNING)  # fmt: skip
+    replicas = dist["cpu_replicas"]
+    if replicas is not None and (not _is_int(replicas) or not 1 <= replicas <= 64):
+        add(f"{where}.cpu_replicas", "CPU replicas must be a whole number from 1 to 64, or "
+            f"null not to split the CPU (it is {replicas!r}).")  # fmt: skip
+    workers = dist["workers"]
+    if not isinstance(workers, list):
+        add(f"{where}.workers", 'The workers must be a list of "host:port" addresses '
+            f"(it is {workers!r}).")  # fmt: skip
+    else:
+        for i, w in enumerate(workers):
+            host, _, port = w.rpartition(":") if isinstance(w, str) else ("", "", "")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                add(f"{where}.workers.{i}", f"Worker address {w!r} is not host:port "
+                    "(such as 10.0.0.2:12345).")  # fmt: skip
+        if len(set(map(str, workers))) != len(workers):
+            add(f"{where}.workers", "A worker address is listed twice.")
+    if strategy != "default" and _is_int(training.get("batch_size")):
+        n = len(devices) if isinstance(devices, list) and devices else (
+            replicas if _is_int(replicas) else None)  # fmt: skip
+        if strategy == "mirrored" and n and training["batch_size"] % n:
+            add("training.batch_size", f"The batch size {training['batch_size']} is the global "
+                f"batch, split across {n} replicas: a multiple of {n} gives every replica "
+                "the same share.", severity=WARNING)  # fmt: skip
 
 
 def _check_custom(add, where: str, label: str, kind: str, entry: dict, graph: Graph) -> None:

@@ -50,6 +50,23 @@ class _Batched:
             self.held = []
 
 
+def _configure_devices(job: dict) -> None:
+    """Split the CPU into logical devices (``cpu_replicas``) before anything starts
+    TensorFlow's devices: this process is fresh, so now is the time. A failure here is
+    reported by the trainer, which tries again and writes it into the run's run.json."""
+    settings = (job.get("project") or {}).get("settings") or {}
+    training = settings.get("training") if isinstance(settings, dict) else None
+    distribution = training.get("distribution") if isinstance(training, dict) else None
+    if not distribution:
+        return
+    try:
+        from studio.engine.distributed import configure_devices
+
+        configure_devices(distribution)
+    except Exception:
+        pass
+
+
 def main(job: dict, events, stop, pause) -> None:
     """The process target."""
     emit = _Batched(events)
@@ -61,6 +78,8 @@ def main(job: dict, events, stop, pause) -> None:
         pass
     try:
         emit({"type": "status", "text": "Starting TensorFlow…"})
+        if job["kind"] == "train":
+            _configure_devices(job)
         from studio.engine import training
 
         if job["kind"] == "train":

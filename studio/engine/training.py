@@ -10,10 +10,18 @@ Stop and pause are :class:`threading.Event`-like objects checked after every bat
 ends training within one batch; the weights and the history so far are kept and saved.
 Keras' dtype policy is global per thread, so mixed precision is set inside :meth:`Trainer.run`,
 in the thread that trains, and restored afterwards.
+
+``settings["training"]["distribution"]`` picks a ``tf.distribute`` strategy
+(:mod:`studio.engine.distributed`): the model, optimizer, losses and metrics are created inside
+its scope, the batch size is the global batch, ``mirrored`` trains with ``fit`` and
+``multi_worker`` with :func:`studio.engine.distributed.custom_fit` (Keras 3's ``fit`` fails
+under ``MultiWorkerMirroredStrategy``). In a multi-worker run only the chief writes the run
+folder; the other workers write into a temporary folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import io
@@ -154,11 +162,33 @@ def expected_logs(arguments: dict, outputs: list[str], validation: bool) -> list
     if isinstance(metrics, dict):
         metrics = [metrics[o] for o in outputs]
     if len(outputs) == 1:
-        keys += [m.name for m in (metrics[0] if isinstance(metrics[0], list) else metrics)]
+        keys += [m.name for m in (metrics[0] if metrics and isinstance(metrics[0], list)
+                                  else metrics)]  # fmt: skip
     else:
         keys += [f"{o}_loss" for o in outputs]
         keys += [f"{o}_{m.name}" for o, ms in zip(outputs, metrics) for m in ms]
     return keys + ([f"val_{k}" for k in keys] if validation else [])
+
+
+def outputs_in_float32(model) -> int:
+    """Under a mixed dtype policy, compute the model's output layers in float32 (Keras'
+    advice: a softmax or sigmoid in float16 loses precision and overflows). The layers keep
+    their float32 variables; only their compute dtype changes. Returns how many changed."""
+    policy = keras.config.dtype_policy()
+    if not str(getattr(policy, "name", policy)).startswith("mixed_"):
+        return 0
+    changed = 0
+    seen = set()
+    for tensor in _flat(model.outputs):
+        history = getattr(tensor, "_keras_history", None)
+        layer = getattr(history, "operation", None) or (history[0] if history else None)
+        if layer is None or id(layer) in seen or not hasattr(layer, "dtype_policy"):
+            continue
+        seen.add(id(layer))
+        if layer.dtype_policy.compute_dtype != "float32":
+            layer.dtype_policy = keras.DTypePolicy("float32")
+            changed += 1
+    return changed
 
 
 def device_text() -> str:
@@ -386,6 +416,30 @@ class Trainer:
         self.prepared = None
         self.bridge: Bridge | None = None
         self.run_info: dict[str, Any] = {}
+        self.strategy = None  # a tf.distribute.Strategy, or None for one device
+        self.tf_config: dict[str, Any] | None = None  # multi-worker: this worker's TF_CONFIG
+        self.chief = True  # whether this process writes the run folder
+
+    def _distribute(self, distribution: dict) -> None:
+        """Choose the strategy before TensorFlow starts. A multi-worker worker that is not the
+        chief writes its run files into a temporary folder (the chief's are the run)."""
+        from studio.engine.distributed import is_chief, make_strategy, tf_config
+
+        if distribution.get("strategy") == "multi_worker":
+            self.tf_config = tf_config()
+            self.chief = is_chief(self.tf_config)
+            if not self.chief:
+                import tempfile
+
+                self.shared_run_dir = self.run_dir
+                task = self.tf_config["task"]
+                self.run_dir = Path(
+                    tempfile.mkdtemp(prefix=f"studio-{task['type']}{task['index']}-")
+                )
+        self.strategy = make_strategy(distribution)
+
+    def _scope(self):
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
 
     # ------------------------------------------------------------------ settings
     def settings(self) -> tuple[dict, dict]:
@@ -415,6 +469,7 @@ class Trainer:
         }
         try:
             training, data = self.settings()
+            self._distribute(training["distribution"])
             self.run_info["settings"] = {"training": training, "data": data}
             write_json(self.run_dir / "run.json", self.run_info)
             snapshot = dict(self.project_dict)
@@ -426,9 +481,20 @@ class Trainer:
             write_text_atomic(
                 self.run_dir / "project.studio.json", dumps_project(project_from_dict(snapshot))
             )
+            from studio.engine.distributed import describe, replicas
+
             device = device_text()
             self.run_info["device"] = device
-            self.emit({"type": "device", "text": device})
+            self.run_info["replicas"] = replicas(self.strategy)
+            self.run_info["strategy"] = describe(self.strategy)
+            self.emit(
+                {
+                    "type": "device",
+                    "text": device,
+                    "replicas": self.run_info["replicas"],
+                    "strategy": self.run_info["strategy"],
+                }
+            )
             if training["mixed_precision"]:
                 import tensorflow as tf
 
@@ -444,6 +510,10 @@ class Trainer:
             raise
         finally:
             keras.config.set_dtype_policy(policy)
+            if not self.chief:  # a multi-worker worker's own files: only the chief's count
+                import shutil
+
+                shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def _stopped_early(self) -> dict[str, Any]:
         self.run_info.update(status="stopped", ended=_now(), epochs_done=0)
@@ -468,10 +538,13 @@ class Trainer:
 
         graph = self.project.graph
         self.emit({"type": "status", "text": "Building the model…"})
+
         from studio.engine.applications import download_progress
 
-        with download_progress(self._progress):  # a Backbone's ImageNet weights, first time
+        # The model, its optimizer, losses and metrics live in the strategy's scope.
+        with self._scope(), download_progress(self._progress):  # Backbone weights: first time
             self.model = model = build_model(graph, load_catalog())
+        outputs_in_float32(model)
         weights = self.initial_weights
         if isinstance(weights, (str, Path)):
             try:
@@ -483,7 +556,8 @@ class Trainer:
                     "weights",
                 ) from exc
         if weights:
-            apply_weights(model, weights)
+            with self._scope():
+                apply_weights(model, weights)
         ins, outs = input_names(graph), output_names(graph)
         in_shapes, out_shapes, named = model_io(model, ins, outs)
         self._check_stop()
@@ -520,11 +594,13 @@ class Trainer:
         self.emit({"type": "status", "text": "Compiling…"})
         from studio.engine.custom import load_code
 
-        arguments = compile_arguments(training, outs, named, code=load_code(graph))
-        model.compile(**arguments)
+        with self._scope():
+            arguments = compile_arguments(training, outs, named, code=load_code(graph))
+            model.compile(**arguments)
         self._check_stop()
 
-        callbacks = self._callbacks(training)
+        multi_worker = training["distribution"]["strategy"] == "multi_worker"
+        callbacks = self._callbacks(training, multi_worker=multi_worker)
         epochs = int(training["epochs"])
         samples = prepared.samples("train")
         steps = math.ceil(samples / batch_size)
@@ -548,14 +624,30 @@ class Trainer:
             # A stopped, partial epoch has no val_loss for ModelCheckpoint: nothing to say.
             warnings.filterwarnings("ignore", message="Can save best model only")
             warnings.filterwarnings("ignore", message=".*conditioned on metric")
-            model.fit(
-                train_ds,
-                validation_data=val_ds,
-                epochs=epochs,
-                callbacks=callbacks,
-                verbose=0,
-                shuffle=False,  # the dataset shuffles itself every epoch
-            )
+            if multi_worker:  # Keras 3's fit fails under MultiWorkerMirroredStrategy
+                from studio.engine.distributed import custom_fit
+
+                custom_fit(
+                    model,
+                    self.strategy,
+                    train_ds,
+                    val_ds,
+                    epochs=epochs,
+                    callbacks=callbacks,
+                    run_dir=getattr(self, "shared_run_dir", self.run_dir),
+                    config=self.tf_config,
+                    stop=self.stop,
+                    steps=steps,
+                )
+            else:
+                model.fit(
+                    train_ds,
+                    validation_data=val_ds,
+                    epochs=epochs,
+                    callbacks=callbacks,
+                    verbose=0,
+                    shuffle=False,  # the dataset shuffles itself every epoch
+                )
         seconds = time.perf_counter() - t0
         model.__dict__.pop("_should_eval", None)
         bridge = self.bridge
@@ -575,7 +667,12 @@ class Trainer:
 
         test = None
         evaluation = None
-        if prepared.test is not None and not self.stop.is_set():
+        if multi_worker and prepared.test is not None:
+            # evaluate/predict share fit's trouble under MultiWorkerMirroredStrategy; the
+            # Runs panel's Evaluate (one device, final.keras) evaluates the run afterwards.
+            self.emit({"type": "status", "text": "Multi-worker run: evaluate the test split "
+                       "from the Runs panel."})  # fmt: skip
+        elif prepared.test is not None and not self.stop.is_set():
             self.emit({"type": "status", "text": "Evaluating on the test split…"})
             from studio.engine.evaluation import evaluate_model
 
@@ -633,7 +730,7 @@ class Trainer:
 
         return ds.map(restructure)
 
-    def _callbacks(self, training: dict) -> list:
+    def _callbacks(self, training: dict, multi_worker: bool = False) -> list:
         run = self.run_dir
 
         def checkpoint_history(epochs: list[dict]) -> None:
@@ -653,8 +750,17 @@ class Trainer:
         resuming = (
             training["callbacks"]["BackupAndRestore"]["enabled"] and (run / "backup").is_dir()
         )
+        if multi_worker:
+            # The custom loop checkpoints every epoch into backup/ itself (CheckpointManager);
+            # TensorBoard needs fit's train function.
+            shared = getattr(self, "shared_run_dir", run)
+            resuming = (shared / "backup" / "checkpoint").exists()
+            if resuming and self.chief:
+                self._resume_history()
         for name, entry in training["callbacks"].items():
             if not entry.get("enabled"):
+                continue
+            if multi_worker and name in ("BackupAndRestore", "TensorBoard"):
                 continue
             cls = getattr(keras.callbacks, name)
             params = dict(entry.get("params") or {})

@@ -620,3 +620,14 @@ def test_runs_screenshot(runs, runs_dir, qtbot, tmp_path):
     runs.select_runs([runs_dir / "20261126-153000", runs_dir / "20261127-090000"])
     path = tmp_path / "runs.png"
     assert runs.grab().save(str(path))
+
+
+def test_the_device_line_says_how_many_replicas_train(dashboard):
+    w = dashboard
+    strategy = "2 replicas (MirroredStrategy on CPU:0, CPU:1)"
+    feed(w, [{"type": "device", "text": "CPU", "replicas": 2, "strategy": strategy}])
+    assert w.device_text() == f"{strategy} · CPU"
+    assert strategy in w.device_label.toolTip()
+    feed(w, [{"type": "device", "text": "CPU", "replicas": 1,
+              "strategy": "1 replica (one device)"}])  # fmt: skip
+    assert w.device_text() == "Device: CPU"

@@ -753,3 +753,25 @@ def test_screenshot_of_the_data_panel(qtbot, data_panel, document, tmp_path):
     assert _data(document)["inputs"]["image"] == {"field": "sequence", "pad": {"maxlen": 200}}
     qtbot.wait(50)
     _screenshot(data_panel.page, "data_panel_text.png", tmp_path)
+
+
+def test_distribution_strategy_devices_and_cpu_replicas(qtbot, panel, document):
+    combo = panel.strategy_combo
+    assert combo.currentData() == "default"
+    _choose(qtbot, combo, "Mirrored (this machine's GPUs)")
+    assert _training(document)["distribution"]["strategy"] == "mirrored"
+    _type(qtbot, panel.field("training.distribution.devices").edit, "gpu:0, GPU:1")
+    _type(qtbot, panel.field("training.distribution.cpu_replicas").spin, "2")
+    assert _training(document)["distribution"] == {
+        "strategy": "mirrored", "devices": ["GPU:0", "GPU:1"], "cpu_replicas": 2, "workers": [],
+    }  # fmt: skip
+    _type(qtbot, panel.field("training.distribution.devices").edit, "TPU:x")
+    assert "not a device name" in panel.error_text("training.distribution.devices.0")
+    _type(qtbot, panel.field("training.distribution.devices").edit, "")
+    assert _training(document)["distribution"]["devices"] is None
+    for _ in range(4):  # devices (the last two edits merged), replicas, devices, strategy
+        document.undo()
+    assert "training" not in document.project.settings  # back to the start
+    assert combo.currentData() == "default"
+    assert "several machines" in combo.itemText(2)
+    assert "TF_CONFIG" in combo.itemData(2, Qt.ItemDataRole.ToolTipRole)

@@ -605,6 +605,16 @@ class DashboardWidget(QWidget):
 
     def _on_device(self, e: dict) -> bool:
         text = str(e.get("text") or "").strip()
+        # A distribution strategy: "2 replicas (MirroredStrategy on CPU:0, CPU:1)".
+        strategy = str(e.get("strategy") or "").strip()
+        replicas = e.get("replicas")
+        several = isinstance(replicas, int) and replicas > 1
+        if strategy and (several or "MultiWorker" in strategy):
+            self.device_label.setText(f"{strategy} · {text}" if text else strategy)
+            self.device_label.setToolTip(f"{strategy}\n{text}")
+            self.device_label.setMaximumWidth(560)
+            return False
+        self.device_label.setMaximumWidth(320)
         self.device_label.setText(f"Device: {text}" if text else "")
         self.device_label.setToolTip(text)
         return False

@@ -46,6 +46,7 @@ from studio.core.settings import (
     CALLBACK_ORDER,
     TRAINING_DEFAULTS,
     check_settings,
+    distribution_settings,
     output_kind,
     training_settings,
 )
@@ -95,11 +96,31 @@ FIT_FIELDS = (
         doc="Batches run in one compiled call (more is faster for small models; the "
         "progress and batch-level callbacks then update less often).")),
     ("jit_compile", "XLA compile", ParamSpec("jit_compile", "bool", False,
-     doc="Compile the training step with XLA (jit_compile): often faster on GPUs, slower "
-     "to start.")),
+     doc="Compile the training step with XLA (jit_compile). Helps on GPUs and TPUs with many "
+     "small operations; costs compile time at the start and rarely helps on a CPU.")),
     ("mixed_precision", "Mixed precision", ParamSpec("mixed_precision", "bool", False,
-     doc="Compute in float16 and keep the weights in float32 (the 'mixed_float16' policy): "
-     "faster on GPUs with tensor cores. Studio wraps the optimizer in a LossScaleOptimizer.")),
+     doc="Compute in 16-bit, keep the weights in float32 ('mixed_float16' on a GPU, "
+     "'mixed_bfloat16' on CPU/TPU). Helps on GPUs with tensor cores and on TPUs; the output "
+     "layers stay float32 and Keras adds loss scaling (LossScaleOptimizer) under float16.")),
+)  # fmt: skip
+#: The distribution strategies: (setting value, label, one-line explanation).
+STRATEGY_CHOICES = (
+    ("default", "Default (one device)",
+     "Train on one device: the first GPU, or the CPU."),
+    ("mirrored", "Mirrored (this machine's GPUs)",
+     "MirroredStrategy: one replica per GPU of this machine, each on a share of the batch; "
+     "helps when one GPU is not enough."),
+    ("multi_worker", "Multi-worker (several machines)",
+     "MultiWorkerMirroredStrategy: one process per machine, each started with a TF_CONFIG; "
+     "Training > Multi-Worker Setup writes the launch commands."),
+)  # fmt: skip
+DISTRIBUTION_FIELDS = (
+    ("devices", "Devices", ParamSpec("devices", "str", None, nullable=True,
+     doc="Mirrored only: the devices to train on, such as 'GPU:0, GPU:1'. Empty: all GPUs "
+     "(all CPU replicas when there is no GPU).")),
+    ("cpu_replicas", "CPU replicas", ParamSpec("cpu_replicas", "int", None, nullable=True,
+     min=1, max=64, doc="Without a GPU, split the CPU into this many logical devices, to try "
+     "mirrored training on a laptop. Empty: do not split.")),
 )  # fmt: skip
 WEIGHT_SPEC = ParamSpec(
     "weight", "float", 1.0, min=0,
@@ -785,6 +806,30 @@ class TrainingSettingsWidget(SettingsPage):
             )  # fmt: skip
         page.addWidget(self.fit_section)
 
+        self.distribution_section = Section("Distribution", self.page)
+        form = make_form()
+        self.distribution_section.body_layout.addLayout(form)
+        self.strategy_combo = Combo()
+        for value, label, tip in STRATEGY_CHOICES:
+            self.strategy_combo.addItem(label, value)
+            self.strategy_combo.setItemData(self.strategy_combo.count() - 1, tip,
+                                            Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+        self.strategy_combo.setToolTip(
+            "How training uses several devices (tf.distribute). The batch size is the global "
+            "batch, split across the replicas."
+        )
+        self._showing_strategy = False
+        self.strategy_combo.currentIndexChanged.connect(self._on_strategy_index)
+        self.strategy_error = _class_row(form, "Strategy", self.strategy_combo,
+                                         self.distribution_section.body)  # fmt: skip
+        self.distribution_fields: dict[str, ParamField] = {}
+        for key, label, p in DISTRIBUTION_FIELDS:
+            self.distribution_fields[key] = make_field(
+                f"training.distribution.{key}", p, None, self.distribution_section.body, form,
+                label=label, commit=lambda _f, v, k=key: self.set_distribution(k, v),
+            )  # fmt: skip
+        page.addWidget(self.distribution_section)
+
         self.callbacks_section = Section("Callbacks", self.page)
         self.callbacks: dict[str, _CallbackRow] = {}
         t = self.settings()
@@ -820,7 +865,7 @@ class TrainingSettingsWidget(SettingsPage):
         return self.outputs[output]
 
     def _fields(self) -> list[ParamField]:
-        out = list(self.fit_fields.values())
+        out = list(self.fit_fields.values()) + list(self.distribution_fields.values())
         forms = [self.optimizer.form, self.optimizer.schedule_form]
         for box in self.outputs.values():
             out.append(box.weight)
@@ -845,6 +890,17 @@ class TrainingSettingsWidget(SettingsPage):
         self._update_outputs(t)
         for key, field in self.fit_fields.items():
             field.set_value(t[key])
+        dist = t["distribution"]
+        self._showing_strategy = True
+        try:
+            select_data(self.strategy_combo, dist["strategy"])
+        finally:
+            self._showing_strategy = False
+        devices = dist["devices"]
+        self.distribution_fields["devices"].set_value(
+            ", ".join(map(str, devices)) if isinstance(devices, list) else devices
+        )
+        self.distribution_fields["cpu_replicas"].set_value(dist["cpu_replicas"])
         monitors = self._monitor_names(t)
         for name, row in self.callbacks.items():
             row.update_from(t["callbacks"][name], monitors)
@@ -897,6 +953,9 @@ class TrainingSettingsWidget(SettingsPage):
             sinks.update(box.sinks())
         for field in self.fit_fields.values():
             sinks[field.key] = field.show_diagnostic
+        for field in self.distribution_fields.values():
+            sinks[field.key] = field.show_diagnostic
+        sinks["training.distribution.strategy"] = self._show_strategy_error
         for row in self.callbacks.values():
             sinks.update(row.sinks())
         self._route_diagnostics(sinks)
@@ -1036,6 +1095,33 @@ class TrainingSettingsWidget(SettingsPage):
 
         label = dict((k, lab) for k, lab, _p in FIT_FIELDS)[key]
         self.change(f"Set {label.lower()}", key, mutate)
+
+    def _show_strategy_error(self, text: str | None) -> None:
+        self.strategy_error.setText(text or "")
+        self.strategy_error.setVisible(bool(text))
+
+    def _on_strategy_index(self, _index: int) -> None:
+        if not self._showing_strategy:  # the user's choice, not refresh() showing one
+            self.set_strategy(self.strategy_combo.currentData())
+
+    def set_strategy(self, value: Any) -> None:
+        def mutate(t: dict) -> None:
+            t["distribution"]["strategy"] = value
+
+        self.change("Set distribution strategy", "distribution.strategy", mutate)
+
+    def set_distribution(self, key: str, value: Any) -> None:
+        """``devices`` from its text ("GPU:0, GPU:1"; empty: all), ``cpu_replicas``."""
+
+        def mutate(t: dict) -> None:
+            if key == "devices":
+                text = "" if value is None else str(value)
+                t["distribution"]["devices"] = distribution_settings({"devices": text})["devices"]
+            else:
+                t["distribution"][key] = value
+
+        label = dict((k, lab) for k, lab, _p in DISTRIBUTION_FIELDS)[key]
+        self.change(f"Set {label.lower()}", f"distribution.{key}", mutate)
 
     def set_callback_enabled(self, name: str, on: bool) -> None:
         def mutate(t: dict) -> None:
