@@ -27,6 +27,7 @@ bench: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/python bench/core.py
 	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/editor.py
 	QT_QPA_PLATFORM=offscreen TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python bench/train.py
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python bench/scale.py
 
 catalog: $(STAMP)
 	$(BIN)/python tools/generate_catalog.py

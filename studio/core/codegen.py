@@ -6,6 +6,12 @@ nor TensorFlow. The script's ``build_model()`` reproduces :func:`studio.engine.b
 :mod:`studio.engine.data` does, compiles as :mod:`studio.engine.training` does, trains,
 evaluates and saves.
 
+With ``settings["training"]["distribution"]`` the script trains under ``tf.distribute``:
+``"mirrored"`` builds and compiles in a ``MirroredStrategy`` scope and calls ``fit`` with the
+global batch; ``"multi_worker"`` reads ``TF_CONFIG`` (``MultiWorkerMirroredStrategy``) and
+trains with a custom loop (Keras 3's ``fit`` fails under that strategy), checkpointing every
+epoch so that a restarted cluster resumes; its docstring says how to launch two machines.
+
 Three styles: ``"functional"`` (any graph), ``"sequential"`` (a single chain of layers) and
 ``"subclass"`` (a ``keras.Model`` subclass: layers in ``__init__``, flow in ``call``).
 """
@@ -1365,31 +1371,130 @@ def _entry_expr(module: str, entry: dict, extra: dict[str, str] | None = None) -
     return f"keras.{module}.{entry['class']}({', '.join(args)})"
 
 
-def _main_lines(project, graph: Graph, epochs: int | None) -> list[str]:
+def _compile_parts(training: dict, outs: list[str]) -> tuple[str, list[str], list[str], list[list[str]]]:
+    """The optimizer expression, and per output: the loss expression, its weight and the
+    metric expressions."""
+    opt = training["optimizer"]
+    extra = {}
+    if opt.get("schedule"):
+        extra["learning_rate"] = _entry_expr("optimizers.schedules", opt["schedule"])
+    optimizer = _entry_expr("optimizers", opt, extra)
+    losses = [_entry_expr("losses", training["losses"][o]) for o in outs]
+    weights = [literal(float(training["losses"][o].get("weight", 1.0))) for o in outs]
+    metrics = [[_entry_expr("metrics", m) for m in training["metrics"].get(o, [])] for o in outs]
+    return optimizer, losses, weights, metrics
+
+
+def _distribution(training: dict) -> dict[str, Any]:
+    """``training["distribution"]`` with its defaults (an older settings module has none)."""
+    dist = training.get("distribution")
+    if not isinstance(dist, dict):
+        dist = {"strategy": dist if isinstance(dist, str) else "default"}
+    strategy = str(dist.get("strategy") or "default").lower().replace("-", "_")
+    devices = dist.get("devices")
+    replicas = dist.get("cpu_replicas")
+    return {
+        "strategy": strategy if strategy in ("mirrored", "multi_worker") else "default",
+        "devices": [str(d) for d in devices] if isinstance(devices, list) and devices else None,
+        "cpu_replicas": replicas if isinstance(replicas, int) and replicas > 1 else None,
+    }
+
+
+def _mixed_precision_lines() -> list[str]:
+    """The mixed-precision policy, chosen when the script runs."""
+    lines = [
+        "    # Mixed precision: compute in 16 bits, keep the weights in float32 (faster on GPUs",
+        "    # with tensor cores and on TPUs). float16 needs a GPU; bfloat16 runs on CPU/TPU.",
+        '    gpu = bool(tf.config.list_physical_devices("GPU"))',
+        '    keras.config.set_dtype_policy("mixed_float16" if gpu else "mixed_bfloat16")',
+    ]
+    return lines
+
+
+def _float32_output_lines(graph: Graph, catalog: Catalog, indent: int) -> list[str]:
+    """Set the output layers' policy to float32 under mixed precision (a softmax or a loss in
+    16 bits loses precision); ops and nested models are left as they are."""
+    by_name = {n.name: n for n in graph.nodes}
+    names: list[str] = []
+    for o in graph.outputs:
+        node = by_name.get(o.node)
+        if node is None or node.type in (INPUT_TYPE, MODEL_TYPE) or node.name in names:
+            continue
+        spec = catalog.get(node.type) if node.type in catalog else None
+        if spec is not None and not spec.is_op:
+            names.append(node.name)
+    if not names:
+        return []
+    pad = " " * indent
+    return [
+        f"{pad}# The output layers compute in float32: a softmax or a loss in 16 bits loses",
+        f"{pad}# precision.",
+        f"{pad}for name in {literal(names)}:",
+        f'{pad}    model.get_layer(name).dtype_policy = "float32"',
+    ]
+
+
+def _mirrored_lines(dist: dict) -> list[str]:
+    """``strategy = tf.distribute.MirroredStrategy(...)`` for the settings' devices."""
+    lines = [
+        "    # MirroredStrategy: one copy of the model per device; each step splits the batch",
+        "    # among them and averages their gradients.",
+    ]
+    if dist["devices"]:
+        lines.append(f"    strategy = tf.distribute.MirroredStrategy({literal(dist['devices'])})")
+        return lines
+    n = dist["cpu_replicas"]
+    if n:
+        lines += [
+            '    if tf.config.list_physical_devices("GPU"):',
+            "        strategy = tf.distribute.MirroredStrategy()  # every GPU",
+            "    else:",
+            f"        # No GPU: split the CPU into {n} logical devices to try the strategy out.",
+            '        cpu = tf.config.list_physical_devices("CPU")[0]',
+            f"        config = [tf.config.LogicalDeviceConfiguration()] * {n}",
+            "        tf.config.set_logical_device_configuration(cpu, config)",
+            '        devices = [d.name for d in tf.config.list_logical_devices("CPU")]',
+            "        strategy = tf.distribute.MirroredStrategy(devices)",
+        ]
+    else:
+        lines.append("    strategy = tf.distribute.MirroredStrategy()  # every GPU (else the CPU)")
+    lines.append('    print("Replicas (the batch is split among them):", strategy.num_replicas_in_sync)')
+    return lines
+
+
+def _main_lines(project, graph: Graph, epochs: int | None, catalog: Catalog) -> list[str]:
     training = training_settings(project.settings, graph)
+    dist = _distribution(training)
+    if dist["strategy"] == "multi_worker":
+        return _multi_worker_lines(project, graph, epochs, training, catalog)
+    mirrored = dist["strategy"] == "mirrored"
     outs = output_names(graph)
     named = any(o.name for o in graph.outputs)
     run_dir = f"{project.name}_run"
     lines = ["def main():"]
     if training.get("mixed_precision"):
-        lines.append('    keras.mixed_precision.set_global_policy("mixed_float16")')
-    lines += [
-        "    keras.utils.set_random_seed(0)",
-        "    model = build_model()",
-        "    model.summary()",
-    ]
-    lines.append("    splits = prepare_data()")
-    opt = training["optimizer"]
-    extra = {}
-    if opt.get("schedule"):
-        extra["learning_rate"] = _entry_expr("optimizers.schedules", opt["schedule"])
-    lines += call_lines(4, "optimizer = ", [_entry_expr("optimizers", opt, extra)], "")
-    losses = [_entry_expr("losses", training["losses"][o]) for o in outs]
-    weights = [literal(float(training["losses"][o].get("weight", 1.0))) for o in outs]
-    metrics = [
-        "[" + ", ".join(_entry_expr("metrics", m) for m in training["metrics"].get(o, [])) + "]"
-        for o in outs
-    ]
+        lines += _mixed_precision_lines()
+    if mirrored:
+        lines += _mirrored_lines(dist)
+    lines.append("    keras.utils.set_random_seed(0)")
+    ind = 4
+    if mirrored:
+        # the model, the optimizer and the metrics are created in the strategy's scope
+        lines += [
+            "    splits = prepare_data()",
+            "    # Variables made in the scope are mirrored on every replica.",
+            "    with strategy.scope():",
+        ]
+        ind = 8
+    pad = " " * ind
+    lines.append(f"{pad}model = build_model()")
+    if training.get("mixed_precision"):
+        lines += _float32_output_lines(graph, catalog, ind)
+    if not mirrored:
+        lines += ["    model.summary()", "    splits = prepare_data()"]
+    optimizer, losses, weights, metric_lists = _compile_parts(training, outs)
+    metrics = ["[" + ", ".join(m) + "]" for m in metric_lists]
+    lines += call_lines(ind, "optimizer = ", [optimizer], "")
     args = ["optimizer=optimizer"]
     if len(outs) == 1 and not named:
         args += [f"loss={losses[0]}", f"metrics={metrics[0]}"]
@@ -1411,7 +1516,9 @@ def _main_lines(project, graph: Graph, epochs: int | None) -> list[str]:
         ]
     args.append(f"steps_per_execution={int(training['steps_per_execution'])}")
     args.append(f"jit_compile={bool(training['jit_compile'])}")
-    lines += call_lines(4, "model.compile(", args)
+    lines += call_lines(ind, "model.compile(", args)
+    if mirrored:
+        lines.append("    model.summary()")
     files = {
         "ModelCheckpoint": {"filepath": 'str(run_dir / "best.keras")'},
         "CSVLogger": {"filename": 'str(run_dir / "history.csv")'},
@@ -1466,6 +1573,342 @@ def _main_lines(project, graph: Graph, epochs: int | None) -> list[str]:
     return lines
 
 
+# ===================================================================== several machines
+_MW_HELPERS = '''def is_chief(strategy):
+    """Worker 0 (or a "chief" task) writes the results; the other workers only train."""
+    resolver = strategy.cluster_resolver
+    if resolver is None or not resolver.task_type:
+        return True  # no TF_CONFIG: this machine alone
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def per_sample(loss):
+    """One loss value per sample: the mean over every axis but the batch axis."""
+    loss = tf.cast(loss, "float32")
+    if loss.shape.rank > 1:
+        loss = tf.reduce_mean(loss, axis=list(range(1, loss.shape.rank)))
+    return loss
+
+
+def saved_epoch(manager):
+    """The epochs done in this worker's last checkpoint (0: none)."""
+    latest = manager.latest_checkpoint
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+def agreed_epoch(strategy, epochs_done):
+    """The epoch all workers resume from: the earliest any of them saved (a worker that died
+    while saving is one epoch behind; each keeps its last two checkpoints)."""
+
+    @tf.function
+    def mean_over_replicas(value):
+        def replica_mean(value):
+            context = tf.distribute.get_replica_context()
+            return context.all_reduce(tf.distribute.ReduceOp.MEAN, tf.identity(value))
+
+        per_replica = strategy.run(replica_mean, args=(value,))
+        return strategy.experimental_local_results(per_replica)[0]
+
+    mean = mean_over_replicas(tf.constant(epochs_done, "float32"))
+    return int(np.floor(float(mean) + 1e-6))  # the workers differ by one epoch at most
+
+
+def make_dataset(x, y, shuffle=False, drop_remainder=False):
+    """A tf.data pipeline batched at the global batch size."""
+    dataset = tf.data.Dataset.from_tensor_slices((tuple(x), tuple(y)))
+    if shuffle:  # the same seed on every worker, so that the shards do not overlap
+        dataset = dataset.shuffle(len(x[0]), seed=0, reshuffle_each_iteration=True)
+    dataset = dataset.batch(GLOBAL_BATCH_SIZE, drop_remainder=drop_remainder)
+    options = tf.data.Options()
+    # DATA: every worker reads the whole pipeline and keeps its share of each batch.
+    policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.experimental_distribute.auto_shard_policy = policy
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)'''
+
+
+def _launch_doc(dist: dict | None) -> list[str]:
+    """The script docstring's lines on how to launch it, for the distributed strategies."""
+    if dist is None or dist["strategy"] == "default":
+        return []
+    if dist["strategy"] == "mirrored":
+        return [
+            "",
+            "Trains with tf.distribute.MirroredStrategy: one replica per device of this machine;",
+            "the batch size is the global batch, split among the replicas.",
+        ]
+    cluster = '{"cluster": {"worker": ["host1:12345", "host2:12345"]},'
+    return [
+        "",
+        "Trains with tf.distribute.MultiWorkerMirroredStrategy and a custom training loop",
+        "(Keras 3's model.fit does not run under that strategy). Each worker reads TF_CONFIG",
+        "from the environment; without it the script trains on this machine alone. The batch",
+        "size is the global batch, split among all replicas of all workers.",
+        "",
+        "On two machines (host1, host2), copy this script (and its data) to both and run:",
+        "",
+        f"    host1$ export TF_CONFIG='{cluster}",
+        '                            "task": {"type": "worker", "index": 0}}\'',
+        "    host1$ python train.py",
+        "",
+        f"    host2$ export TF_CONFIG='{cluster}",
+        '                            "task": {"type": "worker", "index": 1}}\'',
+        "    host2$ python train.py",
+        "",
+        "Worker 0 is the chief: it writes the run folder (final.keras). Every worker saves a",
+        "checkpoint after each epoch (the chief in <run>/checkpoints, worker i in",
+        "<run>/worker<i>_checkpoints); if a worker dies, restart all workers with the same",
+        "commands and they resume from the last epoch saved. --weights-out PATH saves this",
+        "worker's final weights as .npz.",
+    ]
+
+
+def _per_sample_loss_expr(entry: dict) -> str:
+    """A loss that returns one value per sample (``reduction=None``)."""
+    params = {k: v for k, v in (entry.get("params") or {}).items() if k != "reduction"}
+    return _entry_expr("losses", {**entry, "params": params}, {"reduction": "None"})
+
+
+def _multi_worker_lines(
+    project, graph: Graph, epochs: int | None, training: dict, catalog: Catalog
+) -> list[str]:
+    """Constants, helpers and ``main()`` for MultiWorkerMirroredStrategy: a custom loop."""
+    outs = output_names(graph)
+    named = any(o.name for o in graph.outputs)
+    data = data_settings(project.settings, graph)
+    val = data.get("validation") or {}
+    has_val = isinstance(val, dict) and (val.get("split", 0) > 0 or _separate(val))
+    test = data.get("test") or {}
+    has_test = isinstance(test, dict) and (test.get("split", 0) > 0 or _separate(test))
+    batch = int(training["batch_size"])
+    n_epochs = int(epochs if epochs is not None else training["epochs"])
+    optimizer, _losses, weights, metric_lists = _compile_parts(training, outs)
+    losses = [_per_sample_loss_expr(training["losses"][o]) for o in outs]
+    mixed = bool(training.get("mixed_precision"))
+
+    lines = [
+        f"GLOBAL_BATCH_SIZE = {batch}  # one step over all workers, split among the replicas",
+        f"EPOCHS = {n_epochs}",
+        f"OUTPUT_NAMES = {literal(outs)}",
+        "",
+        "",
+        *_MW_HELPERS.split("\n"),
+        "",
+        "",
+        "def main():",
+        "    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])",
+        '    parser.add_argument("--weights-out", help="save this worker\'s final weights (.npz)")',
+        "    args = parser.parse_args()",
+    ]
+    if mixed:
+        lines += _mixed_precision_lines()
+    lines += [
+        "    # The cluster and this worker's place in it come from TF_CONFIG (see above).",
+        "    strategy = tf.distribute.MultiWorkerMirroredStrategy()",
+        "    chief = is_chief(strategy)",
+        "    replicas = strategy.num_replicas_in_sync",
+        '    print(f"{replicas} replica(s) share each step\'s {GLOBAL_BATCH_SIZE} samples.")',
+        "    keras.utils.set_random_seed(0)  # the same initial weights on every worker",
+        "    splits = prepare_data()",
+        "    # The model, the optimizer and the metrics are made in the strategy's scope: their",
+        "    # variables are mirrored on every replica and kept in sync.",
+        "    with strategy.scope():",
+        "        model = build_model()",
+    ]
+    if mixed:
+        lines += _float32_output_lines(graph, catalog, 8)
+    lines += call_lines(8, "optimizer = ", [optimizer], "")
+    if mixed:
+        lines += [
+            '        if keras.config.dtype_policy().name == "mixed_float16":',
+            "            # scale the loss so that small float16 gradients do not vanish",
+            "            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)",
+        ]
+    lines += ["        # one loss per output, one value per sample"]
+    lines += call_lines(8, "losses = [", losses, "]")
+    lines.append(f"        loss_weights = [{', '.join(weights)}]")
+    lines.append("        # the metrics of each output")
+    lines += call_lines(8, "metrics = [", ["[" + ", ".join(m) + "]" for m in metric_lists], "]")
+    lines += [
+        "    if chief:",
+        "        model.summary()",
+        "",
+    ]
+    call_x = "x[0]" if len(graph.input_nodes) == 1 else "list(x)"
+    if len(outs) == 1 and not named:
+        as_list = "[model(" + call_x + ", training=training)]"
+    elif named:
+        as_list = "[predictions[name] for name in OUTPUT_NAMES]"
+    else:
+        as_list = "list(model(" + call_x + ", training=training))"
+    lines += ["    def forward(x, ys, training):", '        """Each sample\'s loss; updates the metrics."""']
+    if named:
+        lines += [f"        predictions = model({call_x}, training=training)"]
+    lines += [f"        predictions = {as_list}"]
+    lines += [
+        "        per_example = 0.0",
+        "        for loss, weight, y, p in zip(losses, loss_weights, ys, predictions):",
+        "            per_example += weight * per_sample(loss(y, p))",
+        "        for group, y, p in zip(metrics, ys, predictions):",
+        "            for metric in group:",
+        "                metric.update_state(y, p)",
+        "        return per_example",
+        "",
+        "    def replica_train_step(x, ys):",
+        '        """One step on one replica: its share of the global batch."""',
+        "        with tf.GradientTape() as tape:",
+        "            per_example = forward(x, ys, training=True)",
+        "            # divided by the GLOBAL batch: summed over replicas it is the batch's mean",
+        "            loss = tf.nn.compute_average_loss(",
+        "                per_example, global_batch_size=GLOBAL_BATCH_SIZE",
+        "            )",
+        "            if model.losses:  # regularization, shared among the replicas",
+        "                loss += tf.nn.scale_regularization_loss(tf.add_n(model.losses))",
+    ]
+    if mixed:
+        lines += [
+            "            scaled = optimizer.scale_loss(loss)",
+            "        gradients = tape.gradient(scaled, model.trainable_variables)",
+        ]
+    else:
+        lines += ["        gradients = tape.gradient(loss, model.trainable_variables)"]
+    lines += [
+        "        # the optimizer sums the gradients of all replicas before it applies them",
+        "        optimizer.apply_gradients(zip(gradients, model.trainable_variables))",
+        "        return loss",
+        "",
+        "    @tf.function",
+        "    def train_step(batch):",
+        "        per_replica = strategy.run(replica_train_step, args=batch)",
+        "        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)",
+        "",
+        "    def replica_test_step(x, ys):",
+        "        per_example = forward(x, ys, training=False)",
+        '        return tf.reduce_sum(per_example), tf.cast(tf.size(per_example), "float32")',
+        "",
+        "    @tf.function",
+        "    def test_step(batch):",
+        "        total, count = strategy.run(replica_test_step, args=batch)",
+        "        total = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)",
+        "        return total, strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None)",
+        "",
+        '    def metric_logs(prefix=""):',
+        "        logs = {}",
+        "        for name, group in zip(OUTPUT_NAMES, metrics):",
+        "            for metric in group:",
+        '                key = metric.name if len(metrics) == 1 else f"{name}_{metric.name}"',
+        "                logs[prefix + key] = float(metric.result())",
+        "                metric.reset_state()",
+        "        return logs",
+        "",
+        '    def evaluate(dataset, prefix=""):',
+        "        total = count = 0.0",
+        "        for batch in dataset:",
+        "            batch_total, batch_count = test_step(batch)",
+        "            total, count = total + float(batch_total), count + float(batch_count)",
+        '        return {prefix + "loss": total / max(count, 1.0), **metric_logs(prefix)}',
+        "",
+        "    distribute = strategy.experimental_distribute_dataset",
+        '    train_data = distribute(make_dataset(*splits["train"], shuffle=True, drop_remainder=True))',
+    ]
+    if has_val:
+        lines.append('    validation_data = distribute(make_dataset(*splits["validation"]))')
+    lines += [
+        "",
+        f"    run_dir = Path({literal(f'{project.name}_run')})",
+        "    run_dir.mkdir(exist_ok=True)",
+        "    # A checkpoint after every epoch: every worker saves (saving is a collective step),",
+        "    # the chief into the run folder, each other worker into a folder of its own.",
+        '    epoch = tf.Variable(0, dtype="int64", trainable=False)  # the epochs done',
+        "    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)",
+        "    task = strategy.cluster_resolver.task_id if strategy.cluster_resolver else 0",
+        '    folder = run_dir / ("checkpoints" if chief else f"worker{task}_checkpoints")',
+        "    manager = tf.train.CheckpointManager(checkpoint, str(folder), max_to_keep=2)",
+        "    done = agreed_epoch(strategy, saved_epoch(manager))",
+        "    if done:  # a restart: go on from the last epoch saved",
+        '        checkpoint.restore(f"{folder}/ckpt-{done}")',
+        '        print(f"Resuming from epoch {done + 1} ({folder}/ckpt-{done})")',
+        "",
+    ]
+    lines += _mw_callback_lines(training)
+    lines += [
+        "    model.stop_training = False  # EarlyStopping sets it to end training early",
+        "    callbacks.on_train_begin()",
+        "    for index in range(int(epoch.numpy()), EPOCHS):",
+        "        callbacks.on_epoch_begin(index)",
+        "        start = time.time()",
+        "        total = steps = 0",
+        "        for batch in train_data:",
+        "            total, steps = total + float(train_step(batch)), steps + 1",
+        '        logs = {"loss": total / max(steps, 1), **metric_logs()}',
+    ]
+    if has_val:
+        lines.append('        logs.update(evaluate(validation_data, prefix="val_"))')
+    lines += [
+        "        epoch.assign(index + 1)",
+        "        manager.save(checkpoint_number=index + 1)",
+        '        shown = " - ".join(f"{key}: {value:.4f}" for key, value in logs.items())',
+        '        print(f"Epoch {index + 1}/{EPOCHS} - {time.time() - start:.1f}s - {shown}")',
+        "        callbacks.on_epoch_end(index, logs)",
+        "        if model.stop_training:",
+        "            break",
+        "    callbacks.on_train_end()",
+    ]
+    if has_test:
+        lines += [
+            '    results = evaluate(distribute(make_dataset(*splits["test"])))',
+            '    print("Test:", results)',
+        ]
+    lines += [
+        "    if chief:",
+        '        model.save(run_dir / "final.keras")',
+        "    if args.weights_out:",
+        "        np.savez(args.weights_out, *model.get_weights())",
+    ]
+    return lines
+
+
+def _mw_callback_lines(training: dict) -> list[str]:
+    """``callbacks``: a CallbackList of the project's callbacks that work in a custom loop;
+    the ones that write files only on the chief."""
+    files = {
+        "ModelCheckpoint": {"filepath": 'str(run_dir / "best.keras")'},
+        "CSVLogger": {"filename": 'str(run_dir / "history.csv")'},
+    }
+    shared, chief_only, left = [], [], []
+    for cb, entry in training["callbacks"].items():
+        if not entry.get("enabled"):
+            continue
+        if cb in ("BackupAndRestore", "TensorBoard"):
+            left.append(cb)
+            continue
+        expr = _entry_expr("callbacks", {"class": cb, **entry}, files.get(cb))
+        (chief_only if cb in files else shared).append(expr)
+    lines = []
+    if left:
+        lines.append(
+            f"    # Not used by this loop: {', '.join(left)} (the checkpoints above resume a run)."
+        )
+    lines += ["    callbacks = ["]
+    for c in shared:
+        wrapped = _wrap_item(8, c)
+        lines += wrapped[:-1] + [wrapped[-1] + ","]
+    lines.append("    ]")
+    if chief_only:
+        lines.append("    if chief:  # the callbacks that write files")
+        lines.append("        callbacks += [")
+        for c in chief_only:
+            wrapped = _wrap_item(12, c)
+            lines += wrapped[:-1] + [wrapped[-1] + ","]
+        lines.append("        ]")
+    if any(cb == "ReduceLROnPlateau" and e.get("enabled") for cb, e in training["callbacks"].items()):
+        lines.append("    model.optimizer = optimizer  # ReduceLROnPlateau changes its learning rate")
+    lines.append("    callbacks = keras.callbacks.CallbackList(callbacks, model=model)")
+    return lines
+
+
 def _input_shapes(graph: Graph) -> dict[str, Any]:
     shapes = {}
     for node in graph.input_nodes:
@@ -1515,8 +1958,10 @@ def generate_script(
 
     out: list[str] = []
     title = f'"""{name}: generated by Studio ({style} style).'
-    if project.description:
-        out += [title, ""] + _wrap_text(project.description) + ['"""', ""]
+    launch = _launch_doc(_distribution(training_settings(project.settings, graph)) if has_data else None)
+    if project.description or launch:
+        described = ["", *_wrap_text(project.description)] if project.description else []
+        out += [title, *described, *launch, '"""', ""]
     else:
         out += [title + '"""', ""]
     futures, definitions = _code_definitions(graph)
@@ -1565,15 +2010,19 @@ def generate_script(
             '    """Shuffle, split (test last, validation before it) and preprocess."""',
         ]
         body += prepare_body
-        body += ["", ""] + _main_lines(project, graph, epochs)
+        body += ["", ""] + _main_lines(project, graph, epochs, catalog)
         body += ["", "", 'if __name__ == "__main__":', "    main()"]
     text_body = "\n".join(body)
-    imports = []
+    imports = [f"import {m}" for m in ("argparse", "time") if re.search(rf"\b{m}\.", text_body)]
     if "Path(" in text_body:
-        imports += ["from pathlib import Path", ""]
+        imports += ["from pathlib import Path"]
+    if imports:
+        imports.append("")
     imports.append("import keras")
     if "np." in text_body:
         imports.append("import numpy as np")
+    if re.search(r"\btf\.", text_body):
+        imports.append("import tensorflow as tf")
     if "layers." in text_body:
         imports.append("from keras import layers")
     imports += private

@@ -107,6 +107,10 @@ class TrainingWorkbench(QObject):
         self.act_show_settings = action(
             "Training &Settings…", lambda: self._raise(self.settings_dock)
         )
+        self.act_cluster = action(
+            "&Multi-Worker Setup…", self.show_cluster_dialog, None,
+            "Write one launch command (with its TF_CONFIG) per worker machine",
+        )
         bar_menu = w.menuBar()
         menu = QMenu("&Training", w)
         menus = [a for a in bar_menu.actions() if a.menu() is not None]
@@ -118,7 +122,7 @@ class TrainingWorkbench(QObject):
                 view.addAction(dock.toggleViewAction())
         for act in (self.act_train, self.act_pause, self.act_stop, None, self.act_evaluate,
                     self.act_resume, None, self.act_show_data,
-                    self.act_show_settings):  # fmt: skip
+                    self.act_show_settings, self.act_cluster):  # fmt: skip
             menu.addSeparator() if act is None else menu.addAction(act)
         bar = QToolBar("Training", w)
         bar.setObjectName("toolbar_training")
@@ -162,6 +166,16 @@ class TrainingWorkbench(QObject):
                 self.window.resizeDocks([dock], [want], Qt.Vertical)
 
     # ------------------------------------------------------------------ actions
+    def show_cluster_dialog(self):
+        """Training > Multi-Worker Setup…: launch commands for MultiWorkerMirroredStrategy."""
+        from studio.ui.training.cluster_dialog import ClusterDialog
+
+        if self.document is None:
+            return None
+        dialog = ClusterDialog(self.document, self.window)
+        dialog.open()
+        return dialog
+
     def train(self) -> bool:
         """Check the graph and the settings, then start training; False when refused."""
         if self.document is None or self.controller.is_busy():
