@@ -2,7 +2,8 @@
 
 Usage::
 
-    python tools/generate_catalog.py           # (re)write resources/catalog.json
+    python tools/generate_catalog.py           # (re)write resources/catalog.json and
+                                               # resources/layer_docs.json (the docstrings)
     python tools/generate_catalog.py --check   # exit 1 if the committed file is stale
 
 The catalog (schema in :mod:`studio.catalog`) describes every public ``keras.layers`` class
@@ -30,6 +31,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOG_PATH = ROOT / "resources" / "catalog.json"
+# Each entry's whole Keras docstring, for Help > Layer Documentation (kept out of catalog.json
+# so the catalog, read at every start, stays lean).
+DOCS_PATH = ROOT / "resources" / "layer_docs.json"
 
 # --------------------------------------------------------------------------- curation
 
@@ -1082,6 +1086,37 @@ def build_catalog() -> dict[str, Any]:
     }
 
 
+def entry_docstring(type_: str, entry: dict[str, Any]) -> str:
+    """The Keras docstring behind one catalog entry, margin removed ("" if none)."""
+    import keras
+
+    if type_ in ("Backbone", "PreprocessInput"):
+        return ""  # Studio's own nodes: their catalog description is their documentation
+    if type_.startswith("ops."):
+        doc = getattr(keras.ops, entry["function"]).__doc__ or ""
+    elif type_ in DOC_SOURCES:
+        doc = getattr(keras, DOC_SOURCES[type_]).__doc__ or ""
+    else:
+        module = importlib.import_module(entry["module"])
+        doc = getattr(module, entry["class_name"]).__doc__ or ""
+    return "\n".join(dedent(doc)).strip() + "\n" if doc.strip() else ""
+
+
+def build_layer_docs(catalog: dict[str, Any]) -> dict[str, Any]:
+    """``{"format": "studio.layer_docs", "keras_version", "docs": {type: docstring}}``."""
+    docs = {}
+    for type_, entry in sorted(catalog["layers"].items()):
+        text = entry_docstring(type_, entry)
+        if text:
+            docs[type_] = text
+    return {
+        "format": "studio.layer_docs",
+        "version": 1,
+        "keras_version": catalog["keras_version"],
+        "docs": docs,
+    }
+
+
 def dumps(catalog: dict[str, Any]) -> str:
     return json.dumps(catalog, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -1092,6 +1127,7 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="exit 1 if resources/catalog.json is not up to date"
     )
     parser.add_argument("--output", type=Path, default=CATALOG_PATH)
+    parser.add_argument("--docs-output", type=Path, default=DOCS_PATH)
     args = parser.parse_args(argv)
     try:  # import Keras the way Studio does, without TensorFlow's start-up chatter
         sys.path.insert(0, str(ROOT))
@@ -1100,16 +1136,23 @@ def main(argv: list[str] | None = None) -> int:
         load_keras()
     except ImportError:
         pass
-    text = dumps(build_catalog())
+    catalog = build_catalog()
+    text = dumps(catalog)
+    docs_text = dumps(build_layer_docs(catalog))
     if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-        if current != text:
-            print(f"{args.output} is out of date; run `make catalog`.", file=sys.stderr)
-            return 1
-        print(f"{args.output} is up to date.")
-        return 0
+        stale = False
+        for path, wanted in ((args.output, text), (args.docs_output, docs_text)):
+            current = path.read_text(encoding="utf-8") if path.exists() else ""
+            if current != wanted:
+                print(f"{path} is out of date; run `make catalog`.", file=sys.stderr)
+                stale = True
+            else:
+                print(f"{path} is up to date.")
+        return 1 if stale else 0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text, encoding="utf-8")
+    args.docs_output.write_text(docs_text, encoding="utf-8")
+    print(f"Wrote {args.docs_output}: {len(json.loads(docs_text)['docs'])} docstrings.")
     n_ops = sum(1 for k in json.loads(text)["layers"] if k.startswith("ops."))
     n_layers = len(json.loads(text)["layers"]) - n_ops
     print(f"Wrote {args.output}: {n_layers} layer entries, {n_ops} ops.")

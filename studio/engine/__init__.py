@@ -67,3 +67,20 @@ def versions() -> str:
     import tensorflow as tf
 
     return f"TensorFlow {tf.__version__}, Keras {keras.__version__}"
+
+
+def about() -> dict:
+    """What Help > About shows of the engine: ``{"tensorflow", "keras", "devices"}``, the
+    devices as ``"GPU:0 (NVIDIA H100 80GB HBM3)"`` lines (imports TensorFlow)."""
+    keras = load_keras()
+    import tensorflow as tf
+
+    devices = []
+    for device in tf.config.list_physical_devices():
+        name = device.name.removeprefix("/physical_device:")
+        try:
+            detail = tf.config.experimental.get_device_details(device).get("device_name")
+        except Exception:  # noqa: BLE001 - details are optional
+            detail = None
+        devices.append(f"{name} ({detail})" if detail else name)
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "devices": devices}

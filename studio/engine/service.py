@@ -12,7 +12,8 @@ Messages (tuples, pickled by ``multiprocessing``):
   ``"import"``, ``"shapes-of"``, ``"clear-cache"``, ``"data-preview"``, ``"export"``,
   ``"expand-backbone"``),
   ``("quit",)``;
-* from the engine: ``("loaded", versions, seconds)``, ``("load_failed", message)``,
+* from the engine: ``("loaded", versions, seconds, about)`` (``about``: a dict of versions
+  and devices, :func:`studio.engine.about`), ``("load_failed", message)``,
   ``("shapes", generation, ShapeResult)``, ``("job", job_id, result, error)``,
   ``("progress", job_id, fraction, text)`` (a download or a long load in a job).
 
@@ -56,19 +57,25 @@ def _preview(inference, data: dict, graph, base_dir, progress=None) -> dict:
     return preview(data, inputs, outputs, base_dir, progress=progress)
 
 
-def serve(conn) -> None:
-    """The engine process's main loop (``multiprocessing`` target)."""
+def serve(conn, env: dict | None = None) -> None:
+    """The engine process's main loop (``multiprocessing`` target). ``env``: environment
+    variables set before TensorFlow is imported (``CUDA_VISIBLE_DEVICES=-1``: no GPU)."""
+    import os
+
+    os.environ.update(env or {})
     start = time.perf_counter()
     try:
+        from studio.engine import about
         from studio.engine import versions as engine_versions
         from studio.engine.shapes import ShapeInference
 
         versions = engine_versions()
+        info = about()
         inference = ShapeInference()
     except Exception as exc:  # reported in the window's status bar
         conn.send(("load_failed", f"TensorFlow could not be loaded: {exc}"))
         return
-    conn.send(("loaded", versions, time.perf_counter() - start))
+    conn.send(("loaded", versions, time.perf_counter() - start, info))
     while True:
         try:
             messages = [conn.recv()]

@@ -69,6 +69,7 @@ def _configure_devices(job: dict) -> None:
 
 def main(job: dict, events, stop, pause) -> None:
     """The process target."""
+    os.environ.update(job.get("env") or {})  # before TensorFlow: CUDA_VISIBLE_DEVICES=-1
     emit = _Batched(events)
     try:
         # A background job: the window (drawing the curves) goes first when both want the

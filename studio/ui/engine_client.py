@@ -40,6 +40,9 @@ class EngineClient(QObject):
         self._backlog: list[tuple] = []
         self.is_loaded = False
         self.versions = ""
+        self.info: dict = {}  # versions and devices (studio.engine.about), once loaded
+        # Environment of the engine process (Preferences: no GPU -> CUDA_VISIBLE_DEVICES=-1).
+        self.env: dict[str, str] = {}
         self.latest = None  # the newest ShapeResult
         self._received.connect(self._dispatch)
 
@@ -52,7 +55,10 @@ class EngineClient(QObject):
         context = multiprocessing.get_context("spawn")
         parent_conn, child_conn = context.Pipe()
         self._process = context.Process(
-            target=service.serve, args=(child_conn,), name="studio-engine", daemon=True
+            target=service.serve,
+            args=(child_conn, dict(self.env)),
+            name="studio-engine",
+            daemon=True,
         )
         self._process.start()
         child_conn.close()
@@ -122,6 +128,7 @@ class EngineClient(QObject):
         if kind == "loaded":
             self.is_loaded = True
             self.versions = message[1]
+            self.info = message[3] if len(message) > 3 else {}
             self.loaded.emit(message[1], message[2])
         elif kind == "load_failed":
             self.loadFailed.emit(message[1])

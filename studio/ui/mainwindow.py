@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio import __version__
 from studio.core.commands import AddNode, in_graph
 from studio.core.graph import Graph, Node
 from studio.project import PROJECT_SUFFIX, ProjectError, default_filename
@@ -129,6 +128,11 @@ class MainWindow(QMainWindow):
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.write_recovery)
         self._autosave.start()
+        from studio.ui.help import HelpActions
+        from studio.ui.preferences import PreferenceActions
+
+        self.help = HelpActions(self)  # Layer Documentation (F1), Shortcuts, Guide, About
+        self.preferences = PreferenceActions(self)  # Edit > Preferences…, applied now
         self._structural_save = QTimer(self)
         self._structural_save.setSingleShot(True)
         self._structural_save.setInterval(STRUCTURAL_SAVE_MS)
@@ -253,6 +257,11 @@ class MainWindow(QMainWindow):
         for action in (self.act_save, self.act_save_as, self.act_import):
             file_menu.addAction(action)
         file_menu.addSeparator()
+        # The welcome page (studio/ui/welcome.py): shown in place of the canvas.
+        self.act_close_project = file_menu.addAction("&Close Project", self.close_project)
+        self.act_close_project.setShortcut(QKeySequence("Ctrl+Shift+W"))
+        self.act_welcome = file_menu.addAction("&Welcome Page", self.show_welcome)
+        file_menu.addSeparator()
         file_menu.addAction(self.act_quit)
         edit = bar.addMenu("&Edit")
         self.edit_menu = edit
@@ -269,6 +278,7 @@ class MainWindow(QMainWindow):
             view.addAction(dock.toggleViewAction())
         view.addAction(self.act_reset_layout)
         help_menu = bar.addMenu("&Help")
+        self.help_menu = help_menu
         help_menu.addAction(self.act_about)
         self._refresh_recent()
 
@@ -343,6 +353,8 @@ class MainWindow(QMainWindow):
         if hasattr(self, "training"):
             self.training.set_document(document)
         self._request_shapes()
+        if getattr(self, "welcome", None) is not None:
+            self.hide_welcome()  # a project is open now: its canvas takes the page's place
         QTimer.singleShot(0, self.view.fit_all)
 
     def _on_graph_changed(self, event) -> None:
@@ -504,6 +516,54 @@ class MainWindow(QMainWindow):
         self._add_recent(path)
         self.ask_trust()
         return True
+
+    # ------------------------------------------------------------------ welcome page
+    def show_welcome(self) -> None:
+        """Show the welcome page (recent projects, templates, examples) in place of the
+        canvas; the open project stays open underneath (studio/ui/welcome.py)."""
+        from studio.ui.welcome import WelcomePage
+
+        if getattr(self, "welcome", None) is None:
+            self.welcome = WelcomePage(self)
+            self.welcome.hide()
+            self.central.layout().addWidget(self.welcome, 1)
+        self.welcome.refresh()
+        self.breadcrumb.hide()
+        self.view.hide()
+        if self.welcome.isHidden():  # the page takes the whole window; the panels come back
+            from PySide6.QtWidgets import QToolBar
+
+            bars = [*self.findChildren(QDockWidget), *self.findChildren(QToolBar)]
+            bars.append(self.valid_label)  # the empty project's problems are not news
+            self._welcome_docks = [d for d in bars if not d.isHidden()]
+            for dock in self._welcome_docks:
+                dock.hide()
+        self.welcome.show()
+
+    def hide_welcome(self) -> None:
+        if getattr(self, "welcome", None) is None or self.welcome.isHidden():
+            return
+        self.welcome.hide()
+        self._restore_welcome_docks()
+        self.view.show()
+        self.breadcrumb.setVisible(bool(self.scene.path))
+        self.view.setFocus()
+
+    def _restore_welcome_docks(self) -> None:
+        for dock in getattr(self, "_welcome_docks", []):
+            dock.show()
+        self._welcome_docks = []
+
+    def welcome_shown(self) -> bool:
+        return getattr(self, "welcome", None) is not None and not self.welcome.isHidden()
+
+    def close_project(self) -> None:
+        """File > Close Project: an empty, untitled project takes its place and the welcome
+        page shows."""
+        if self.maybe_save():
+            self.recovery.discard(self.document.path, self.session)
+            self.set_document(Document())
+            self.show_welcome()
 
     # ------------------------------------------------------------------ custom code
     def _update_custom_palette(self) -> None:
@@ -741,10 +801,7 @@ class MainWindow(QMainWindow):
                 dock.show()
 
     def about(self) -> None:
-        versions = self.engine.versions or "TensorFlow is still loading"
-        QMessageBox.about(
-            self, "About Studio", f"<b>Studio {__version__}</b><br>Build Keras networks visually.<br>{versions}"
-        )
+        self.help.show_about()  # versions and devices (studio.ui.help)
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():
@@ -766,6 +823,7 @@ class MainWindow(QMainWindow):
         self.training.controller.shutdown()  # stop cleanly: the run keeps what it learnt
         self.recovery.discard(self.document.path, self.session)
         LIVE_SESSIONS.discard(self.session)
+        self._restore_welcome_docks()  # the saved layout is the panels', not the page's
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self._autosave.stop()

@@ -1292,6 +1292,16 @@ class GraphScene(QGraphicsScene):
             item.update()
         self.update()
 
+    def refresh_fonts(self) -> None:
+        """Lay the nodes out again after :meth:`Fonts.set_size` (Preferences)."""
+        for item in self._nodes.values():
+            item.prepareGeometryChange()
+            item.relayout()
+            item.update()
+        for edge in self._edges.values():
+            edge.update_path()
+        self.update()
+
 
 def _short(value, limit: int = 12) -> str:
     text = repr(value)

@@ -121,21 +121,25 @@ class Fonts:
     """The fonts the items draw with, in pixel sizes (so layout is in scene units)."""
 
     _instance: Fonts | None = None
+    DEFAULT_SIZE = 11
+    _size = DEFAULT_SIZE  # the body text's pixel size (Preferences > Canvas font size)
 
-    def __init__(self) -> None:
+    def __init__(self, size: int | None = None) -> None:
+        body = size or Fonts._size
+        self.size = body
         self.header = QFont()
-        self.header.setPixelSize(12)
+        self.header.setPixelSize(body + 1)
         self.header.setBold(True)
         self.body = QFont()
-        self.body.setPixelSize(11)
+        self.body.setPixelSize(body)
         self.small = QFont()
-        self.small.setPixelSize(10)
+        self.small.setPixelSize(max(body - 1, 6))
         self.small_bold = QFont(self.small)
         self.small_bold.setBold(True)
         self.italic = QFont(self.small)
         self.italic.setItalic(True)
         self.label = QFont()
-        self.label.setPixelSize(9)
+        self.label.setPixelSize(max(body - 2, 6))
         self.m_header = QFontMetricsF(self.header)
         self.m_body = QFontMetricsF(self.body)
         self.m_small = QFontMetricsF(self.small)
@@ -148,6 +152,17 @@ class Fonts:
         if cls._instance is None:
             cls._instance = Fonts()
         return cls._instance
+
+    @classmethod
+    def set_size(cls, size: int) -> bool:
+        """Use ``size`` pixels for body text (the others follow); True if it changed. Items
+        drawn already need a relayout (:meth:`GraphScene.refresh_fonts`)."""
+        size = int(size) or cls.DEFAULT_SIZE
+        if size == cls._size and cls._instance is not None:
+            return False
+        cls._size = size
+        cls._instance = Fonts(size)
+        return True
 
 
 # ----------------------------------------------------------------------------- text

@@ -35,11 +35,21 @@ from studio.resources import resource_path
 
 DRAIN_MS = 50
 
+# Preferences > Default run folder: where runs of projects without a folder of their own go
+# (None: the user's application data).
+default_runs_base: Path | None = None
+
+
+def set_default_runs_base(path: str | Path | None) -> None:
+    global default_runs_base
+    default_runs_base = Path(path) if path else None
+
 
 def runs_folder(project: Project) -> Path:
     """Where a project's runs go: ``<name>.runs/`` beside its file, or, for a project never
-    saved or a bundled example, a folder in the user's application data."""
-    base = Path(
+    saved or a bundled example, a folder in the default run folder (Preferences), by default
+    the user's application data."""
+    base = default_runs_base or Path(
         QStandardPaths.writableLocation(QStandardPaths.AppDataLocation) or str(Path.home())
     )
     if project.runs_dir is not None:
@@ -181,6 +191,8 @@ class TrainingController(QObject):
         self.kind = ""
         self.run_dir: Path | None = None
         self.last_error: dict | None = None
+        # Environment of the training process (Preferences: no GPU -> CUDA_VISIBLE_DEVICES=-1).
+        self.env: dict[str, str] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(DRAIN_MS)
         self._timer.timeout.connect(self._drain)
@@ -242,6 +254,7 @@ class TrainingController(QObject):
         self._start(job)
 
     def _start(self, job: dict) -> None:
+        job["env"] = dict(self.env)
         self.kind = job["kind"]
         self.last_error = None
         self._stop = self._context.Event()
