@@ -1,4 +1,7 @@
-"""Start the GUI: ``studio [PROJECT]`` and ``studio --screenshot OUT.png [PROJECT]``."""
+"""Start the GUI: ``studio [PROJECT]`` and ``studio --screenshot OUT.png [PROJECT]``.
+
+``studio`` without a project shows the welcome page (studio/ui/welcome.py) when the user has
+recent projects, and opens the bundled example otherwise."""
 
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from studio.project import PROJECT_SUFFIX, ProjectError
-from studio.resources import example_path
+from studio.resources import example_path, resource_path
+
+APP_ID = "io.github.studio.Studio"  # the desktop entry, icon and AppStream id
+ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
 
 SCREENSHOT_TIMEOUT_S = 180
 
@@ -19,7 +25,25 @@ def _application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Studio")
     app.setOrganizationName("Studio")
+    # Wayland compositors match the window to packaging/linux/<APP_ID>.desktop by this name.
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
     return app
+
+
+def app_icon():
+    """Studio's icon (resources/icons/, drawn by tools/make_icons.py): every PNG size, so
+    that each place that shows it (title bar, task switcher, dock) gets a sharp one."""
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    folder = resource_path("icons")
+    for size in ICON_SIZES:
+        png = folder / f"studio-{size}.png"
+        if png.is_file():
+            icon.addFile(str(png), QSize(size, size))
+    return icon
 
 
 def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
@@ -29,10 +53,20 @@ def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
     from studio.ui.document import Document
     from studio.ui.mainwindow import MainWindow
 
+    # `studio` alone: the welcome page when the user has recent projects, else the example.
+    welcome = False
+    if project is None and not screenshot:
+        from PySide6.QtCore import QSettings
+
+        from studio.ui.welcome import show_welcome_at_start
+
+        welcome = show_welcome_at_start(QSettings("Studio", "Studio"))
     path = Path(project) if project else example_path("mnist_cnn.studio.json")
     document = None
     error = None
-    if path.name.endswith(PROJECT_SUFFIX) or path.suffix.lower() not in {".keras", ".h5", ".hdf5", ".json"}:
+    if welcome:
+        document = Document()
+    elif path.name.endswith(PROJECT_SUFFIX) or path.suffix.lower() not in {".keras", ".h5", ".hdf5", ".json"}:
         try:
             document = Document.open(path)
         except ProjectError as exc:
@@ -49,6 +83,8 @@ def run_gui(project: str | None = None, screenshot: str | None = None) -> int:
     window = MainWindow(document, settings=settings)
     if screenshot:
         window.resize(1920, 1080)
+    if welcome:
+        window.show_welcome()
     window.show()
     window.launch_seconds = time.perf_counter() - started
     if error:
