@@ -529,11 +529,52 @@ def cmd_gui(args) -> int:
     return run_gui(args.project, screenshot=getattr(args, "screenshot", None))
 
 
+def version_lines() -> list[str]:
+    """``studio --version``: Studio's, Python's, TensorFlow's, Keras' and Qt's versions, then
+    the devices TensorFlow sees, one a line (what a bug report needs)."""
+    import platform
+
+    lines = [f"Studio {__version__}", f"Python {platform.python_version()} ({sys.executable})"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        from studio.engine import about
+
+        engine = about()
+    except Exception as exc:  # a broken installation is what --version should show
+        engine = None
+        lines.append(f"TensorFlow/Keras: cannot be imported ({type(exc).__name__}: {exc})")
+    else:
+        lines += [f"TensorFlow {engine['tensorflow']}", f"Keras {engine['keras']}"]
+    try:
+        from studio.ui import qt_versions
+
+        lines.append(qt_versions())
+    except Exception as exc:
+        lines.append(f"Qt: cannot be imported ({type(exc).__name__}: {exc})")
+    if engine is not None:
+        lines += [f"Device: {d}" for d in engine["devices"]]
+    return lines
+
+
+class _VersionAction(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print("\n".join(version_lines()), flush=True)
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="studio", description="Build, train and export Keras networks visually."
     )
-    parser.add_argument("--version", action="version", version=f"Studio {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the versions of Studio, Python, TensorFlow, Keras and Qt, and the devices "
+        "TensorFlow sees, then exit",
+    )
     sub = parser.add_subparsers(dest="command")
 
     p = sub.add_parser("validate", help="check a project; exit 1 on errors, 2 if unreadable")

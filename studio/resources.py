@@ -1,13 +1,25 @@
-"""Where Studio's bundled resources (catalog, examples, icons) live."""
+"""Where Studio's bundled resources (catalog, examples, templates, icons, styles) live."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-# resources/ sits beside the package in a checkout; an installed build ships it inside.
-_CANDIDATES = (
-    Path(__file__).resolve().parent / "resources",
-    Path(__file__).resolve().parent.parent / "resources",
+_PACKAGE = Path(__file__).resolve().parent
+
+# In a checkout (and its editable install), resources/ sits beside the package. A wheel ships
+# it inside the package as studio/_resources/ (see setup.py), and so does the PyInstaller
+# application, under its bundle folder (sys._MEIPASS; see packaging/studio.spec).
+_CANDIDATES = tuple(
+    dict.fromkeys(
+        [_PACKAGE / "_resources"]
+        + (
+            [Path(sys._MEIPASS) / "studio" / "_resources"]
+            if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS")
+            else []
+        )
+        + [_PACKAGE.parent / "resources"]
+    )
 )
 
 

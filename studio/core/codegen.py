@@ -2236,9 +2236,12 @@ def _ruff_executable() -> str | None:
     import os
     import sys
 
-    candidate = os.path.join(os.path.dirname(sys.executable), "ruff")
-    if os.path.exists(candidate):
-        return candidate
+    # Beside the interpreter (a virtual environment), or in the PyInstaller bundle folder.
+    for folder in (os.path.dirname(sys.executable), getattr(sys, "_MEIPASS", None)):
+        if folder:
+            candidate = os.path.join(folder, "ruff.exe" if os.name == "nt" else "ruff")
+            if os.path.exists(candidate):
+                return candidate
     return shutil.which("ruff")
 
 
