@@ -64,3 +64,33 @@ def make_canvas(qtbot):
 @pytest.fixture
 def canvas(document, make_canvas):
     return make_canvas(document)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path):
+    """``make_window(document=None, recovery_dir=None)``: a shown MainWindow with its own
+    settings file and recovery folder in ``tmp_path``; closed without asking at teardown."""
+    from PySide6.QtCore import QSettings
+
+    from studio.ui.mainwindow import MainWindow
+    from studio.ui.recovery import RecoveryStore
+
+    windows = []
+
+    def make(document=None, recovery_dir=None):
+        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+        store = RecoveryStore(recovery_dir or tmp_path / "recovery")
+        window = MainWindow(document, settings=settings, recovery=store)
+        # Not qtbot.addWidget: pytest-qt would close it before this fixture's teardown,
+        # and a window with unsaved changes asks before closing.
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for w in windows:
+        w.maybe_save = lambda: True  # closing at teardown never asks
+        w.close()
+        w.engine.shutdown()
+        w.deleteLater()

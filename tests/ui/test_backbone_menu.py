@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from studio.core.blocks import group_into_block
 from studio.core.code import STARTERS, CodeDef
@@ -11,8 +10,6 @@ from studio.core.commands import ExpandNode, SetParam, in_graph
 from studio.core.graph import MODEL_TYPE, Edge, Graph, Node, Output
 from studio.project import Project
 from studio.ui.document import Document
-from studio.ui.mainwindow import MainWindow
-from studio.ui.recovery import RecoveryStore
 
 from .test_canvas import node_center
 
@@ -80,24 +77,6 @@ def _rich_graph() -> Graph:
     return g
 
 
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
-
-    def make(document):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-        window = MainWindow(document, settings=settings, recovery=RecoveryStore(tmp_path / "r"))
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
-
-    yield make
-    for w in windows:
-        w.maybe_save = lambda: True
-        w.close()
-        w.engine.shutdown()
-        w.deleteLater()
 
 
 def _ask(window, path: list[str], name: str = "backbone") -> int:

@@ -6,14 +6,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QInputDialog
 
 from studio.core.commands import InSubgraph, SetParam
 from studio.project.blocks import BlockLibrary
 from studio.ui.document import Document
-from studio.ui.mainwindow import MainWindow
-from studio.ui.recovery import RecoveryStore
 
 from .conftest import small_graph
 from .test_canvas import drag, node_center, vp
@@ -34,25 +32,16 @@ def _small_shapes():
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
+def make_window(make_window, tmp_path):
+    """The conftest window, with a block library in ``tmp_path``."""
     library = BlockLibrary(tmp_path / "library")
 
     def make(document=None):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-        window = MainWindow(document, settings=settings, recovery=RecoveryStore(tmp_path / "rec"))
+        window = make_window(document)
         window.block_actions.set_library(library)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
         return window
 
-    yield make
-    for w in windows:
-        w.maybe_save = lambda: True
-        w.close()
-        w.engine.shutdown()
-        w.deleteLater()
+    return make
 
 
 def test_group_with_the_rubber_band_then_ungroup_gives_back_the_graph(

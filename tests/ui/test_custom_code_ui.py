@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -14,8 +14,6 @@ from studio.core.commands import SetCode
 from studio.core.graph import Edge, Graph, Node, Output
 from studio.project import Project, save_project
 from studio.ui.document import Document
-from studio.ui.mainwindow import MainWindow
-from studio.ui.recovery import RecoveryStore
 from studio.ui.trust import TrustDialog, is_trusted
 
 MARKER_LAYER = """\
@@ -78,25 +76,16 @@ def marked_file(tmp_path):
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
+def make_window(make_window):
+    """The conftest window, with the Custom Code dock shown."""
 
     def make(document=None):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-        window = MainWindow(document, settings=settings, recovery=RecoveryStore(tmp_path / "rec"))
-        window.show()
-        qtbot.waitExposed(window)
+        window = make_window(document)
         window.custom_code_dock.show()
         window.custom_code_dock.raise_()
-        windows.append(window)
         return window
 
-    yield make
-    for w in windows:
-        w.maybe_save = lambda: True
-        w.close()
-        w.engine.shutdown()
-        w.deleteLater()
+    return make
 
 
 def when_modal(act: Callable, seen: list) -> None:

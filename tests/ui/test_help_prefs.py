@@ -6,30 +6,19 @@ from PySide6.QtWidgets import QApplication
 
 from studio.ui.canvas.style import Fonts
 from studio.ui.help import docstring_to_markdown, layer_docs
-from studio.ui.mainwindow import MainWindow
 from studio.ui.preferences import Preferences, apply_theme
-from studio.ui.recovery import RecoveryStore
 from studio.ui.training.controller import set_default_runs_base
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, document):
-    windows = []
+def make_window(make_window, document):
+    """The conftest window (on ``document`` by default); the look, the canvas font and the
+    run folder are application-wide, so they are put back for the next test."""
 
     def make(doc=None):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-        window = MainWindow(doc or document, settings=settings, recovery=RecoveryStore(tmp_path / "r"))
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
+        return make_window(doc or document)
 
     yield make
-    for w in windows:
-        w.maybe_save = lambda: True
-        w.close()
-        w.engine.shutdown()
-        w.deleteLater()
     apply_theme("system")  # the look is application-wide: give the next test the platform's
     Fonts.set_size(Fonts.DEFAULT_SIZE)
     set_default_runs_base(None)

@@ -6,15 +6,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from studio.core.commands import Connect, SetParam
 from studio.core.graph import Edge, Node
 from studio.project import load_project
 from studio.ui.document import Document
-from studio.ui.mainwindow import MainWindow
-from studio.ui.recovery import LIVE_SESSIONS, RecoveryStore
+from studio.ui.recovery import LIVE_SESSIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "resources" / "examples" / "mnist_cnn.studio.json"
@@ -27,27 +25,6 @@ def project_file(tmp_path):
     return path
 
 
-@pytest.fixture
-def make_window(qtbot, tmp_path):
-    windows = []
-
-    def make(document=None, recovery_dir=None):
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-        store = RecoveryStore(recovery_dir or tmp_path / "recovery")
-        window = MainWindow(document, settings=settings, recovery=store)
-        # Not qtbot.addWidget: pytest-qt would close it before this fixture's teardown,
-        # and a window with unsaved changes asks before closing.
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
-
-    yield make
-    for w in windows:
-        w.maybe_save = lambda: True  # closing at teardown never asks
-        w.close()
-        w.engine.shutdown()
-        w.deleteLater()
 
 
 def test_window_title_marks_unsaved_changes_and_undo_names_the_step(make_window, project_file):
