@@ -828,6 +828,10 @@ class TrainingSettingsWidget(SettingsPage):
                 f"training.distribution.{key}", p, None, self.distribution_section.body, form,
                 label=label, commit=lambda _f, v, k=key: self.set_distribution(k, v),
             )  # fmt: skip
+        # Empty means "all of them": say so rather than "None".
+        devices = self.distribution_fields["devices"].editor.main_widget()
+        if hasattr(devices, "setPlaceholderText"):
+            devices.setPlaceholderText("all GPUs (or all CPU replicas)")
         page.addWidget(self.distribution_section)
 
         self.callbacks_section = Section("Callbacks", self.page)
