@@ -36,33 +36,12 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.settings import distribution_settings
+from studio.engine.errors import TrainingError
 
 #: Where a problem with the multi-worker environment points the user.
 SETUP_HINT = (
     "Training > Multi-Worker Setup writes one launch command per worker, with its TF_CONFIG."
 )
-
-
-class DistributionError(Exception):
-    """A distribution problem in plain words; ``where`` names the setting (or TF_CONFIG)."""
-
-    def __init__(self, message: str, where: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.where = where
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def _error(message: str, where: str | None):
-    """A ``TrainingError`` (the trainer's kind) when the trainer is loaded, else ours."""
-    try:
-        from studio.engine.training import TrainingError
-
-        return TrainingError(message, where)
-    except Exception:  # pragma: no cover - training needs Keras; this module does not
-        return DistributionError(message, where)
 
 
 # ===================================================================== TF_CONFIG
@@ -73,7 +52,7 @@ def tf_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
     raw = environ.get("TF_CONFIG")
     if not raw or not raw.strip():
-        raise _error(
+        raise TrainingError(
             "Multi-worker training needs the TF_CONFIG environment variable (the cluster's "
             "worker addresses and this worker's place in it), and it is not set. " + SETUP_HINT,
             "TF_CONFIG",
@@ -81,11 +60,11 @@ def tf_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     try:
         config = json.loads(raw)
     except ValueError as exc:
-        raise _error(f"TF_CONFIG is not valid JSON ({exc}). " + SETUP_HINT, "TF_CONFIG") from None
+        raise TrainingError(f"TF_CONFIG is not valid JSON ({exc}). " + SETUP_HINT, "TF_CONFIG") from None
     cluster = config.get("cluster") if isinstance(config, dict) else None
     task = config.get("task") if isinstance(config, dict) else None
     if not isinstance(cluster, dict) or not isinstance(task, dict):
-        raise _error(
+        raise TrainingError(
             'TF_CONFIG must be a JSON object with "cluster" and "task", such as {"cluster": '
             '{"worker": ["10.0.0.1:12345", "10.0.0.2:12345"]}, "task": {"type": "worker", '
             '"index": 0}}. ' + SETUP_HINT,
@@ -95,16 +74,16 @@ def tf_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
         if not isinstance(addresses, list) or not addresses or not all(
             isinstance(a, str) and ":" in a for a in addresses
         ):
-            raise _error(
+            raise TrainingError(
                 f'TF_CONFIG cluster "{role}" must be a list of "host:port" addresses (it is '
                 f"{addresses!r}). " + SETUP_HINT,
                 "TF_CONFIG",
             )
     if not cluster.get("worker") and not cluster.get("chief"):
-        raise _error('TF_CONFIG names no "worker" addresses. ' + SETUP_HINT, "TF_CONFIG")
+        raise TrainingError('TF_CONFIG names no "worker" addresses. ' + SETUP_HINT, "TF_CONFIG")
     kind, index = task.get("type"), task.get("index", 0)
     if kind not in cluster:
-        raise _error(
+        raise TrainingError(
             f"TF_CONFIG task type {kind!r} is not one of the cluster's roles "
             f"({', '.join(cluster)}). " + SETUP_HINT,
             "TF_CONFIG",
@@ -112,7 +91,7 @@ def tf_config(environ: dict[str, str] | None = None) -> dict[str, Any]:
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(
         cluster[kind]
     ):
-        raise _error(
+        raise TrainingError(
             f"TF_CONFIG task index {index!r} is not a place in the cluster's {kind!r} list "
             f"(0 to {len(cluster[kind]) - 1}). " + SETUP_HINT,
             "TF_CONFIG",
@@ -158,7 +137,7 @@ def configure_devices(distribution: Any) -> None:
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
         )
     except RuntimeError as exc:
-        raise _error(
+        raise TrainingError(
             f"The CPU cannot be split into {n} logical devices any more: TensorFlow has "
             "already started in this process. Start training in a fresh process (the window "
             "and studio train do).",
@@ -181,14 +160,14 @@ def make_strategy(distribution: Any, environ: dict[str, str] | None = None):
         try:
             return tf.distribute.MultiWorkerMirroredStrategy()
         except (RuntimeError, ValueError) as exc:
-            raise _error(
+            raise TrainingError(
                 f"MultiWorkerMirroredStrategy could not start for worker {config['task']}: "
                 f"{str(exc).splitlines()[0]}. It must be created before TensorFlow runs "
                 "anything; train in a fresh process.",
                 "training.distribution.strategy",
             ) from exc
     if strategy != "mirrored":
-        raise _error(
+        raise TrainingError(
             f"Unknown distribution strategy {strategy!r}; choose default, mirrored or "
             "multi_worker.",
             "training.distribution.strategy",
@@ -203,7 +182,7 @@ def make_strategy(distribution: Any, environ: dict[str, str] | None = None):
         available = gpus + cpus
         missing = [d for d in wanted if d not in available]
         if missing:
-            raise _error(
+            raise TrainingError(
                 f"Device {', '.join(missing)} is not on this machine; it has "
                 f"{', '.join(available)}. Clear the device list to use all GPUs.",
                 "training.distribution.devices",

@@ -8,6 +8,21 @@ from typing import Any
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+class TrainingError(Exception):
+    """A training problem in plain words; ``where`` names the setting, node or input.
+
+    Defined here, a module without Keras, so that code that runs before TensorFlow is
+    imported (studio.engine.distributed) raises the trainer's own error."""
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def __str__(self) -> str:
+        return self.message
+
+
 def shape_text(shape) -> str:
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")" if shape is not None else "?"
 

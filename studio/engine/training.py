@@ -42,6 +42,7 @@ import numpy as np
 from studio.catalog import load_catalog
 from studio.core.settings import data_settings, input_names, output_names, training_settings
 from studio.engine import EngineError, load_keras
+from studio.engine.errors import TrainingError  # noqa: F401 - re-exported
 from studio.project import dumps_project, project_from_dict
 from studio.project.runs import best_metrics, write_json_atomic, write_text_atomic
 
@@ -51,17 +52,6 @@ keras = load_keras()
 
 Emit = Callable[[dict], None]
 
-
-class TrainingError(Exception):
-    """A training problem in plain words; ``where`` names the setting, node or input."""
-
-    def __init__(self, message: str, where: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.where = where
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class StoppedBeforeTraining(Exception):

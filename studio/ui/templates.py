@@ -103,21 +103,27 @@ def template_picture(info: TemplateInfo, size: QSize = PICTURE) -> QPixmap:
     key = f"{info.name}@{size.width()}x{size.height()}"
     pixmap = _PICTURES.get(key)
     if pixmap is None:
-        from studio.ui.canvas import GraphScene
-        from studio.ui.canvas.picture import render_image
-        from studio.ui.document import Document
-
-        project = load_project(info.path)
-        _wrap_rows(project.graph, size.width() / size.height())
-        document = Document(project)
-        scene = GraphScene(document)
-        try:
-            pixmap = QPixmap.fromImage(render_image(scene, size * 2))  # sharp on HiDPI
-            pixmap.setDevicePixelRatio(2.0)
-        finally:
-            scene.deleteLater()
-            document.deleteLater()
+        pixmap = graph_thumbnail(load_project(info.path), size)
         _PICTURES[key] = pixmap
+    return pixmap
+
+
+def graph_thumbnail(project, size: QSize) -> QPixmap:
+    """A picture of ``project``'s graph as the canvas draws it, folded into rows to fit the
+    frame's shape (the template gallery, the welcome page's recent projects)."""
+    from studio.ui.canvas import GraphScene
+    from studio.ui.canvas.picture import render_image
+    from studio.ui.document import Document
+
+    _wrap_rows(project.graph, size.width() / size.height())  # a long chain folds into rows
+    document = Document(project)
+    scene = GraphScene(document)
+    try:
+        pixmap = QPixmap.fromImage(render_image(scene, size * 2))  # sharp on HiDPI
+        pixmap.setDevicePixelRatio(2.0)
+    finally:
+        scene.deleteLater()
+        document.deleteLater()
     return pixmap
 
 

@@ -92,10 +92,7 @@ def project_thumbnail(path: str | Path, size: QSize = THUMBNAIL) -> QPixmap:
     again only when the file changes. Raises ProjectError/OSError for a file that cannot
     be read."""
     from studio.project import load_project
-    from studio.ui.canvas import GraphScene
-    from studio.ui.canvas.picture import render_image
-    from studio.ui.document import Document
-    from studio.ui.templates import _wrap_rows
+    from studio.ui.templates import graph_thumbnail
 
     path = Path(path)
     mtime = _mtime_ns(path)
@@ -103,16 +100,7 @@ def project_thumbnail(path: str | Path, size: QSize = THUMBNAIL) -> QPixmap:
     pixmap = _THUMBNAILS.get(key) if mtime is not None else None
     if pixmap is not None:
         return pixmap
-    project = load_project(path)
-    _wrap_rows(project.graph, size.width() / size.height())  # a long chain folds into rows
-    document = Document(project)
-    scene = GraphScene(document)
-    try:
-        pixmap = QPixmap.fromImage(render_image(scene, size * 2))  # sharp on HiDPI
-        pixmap.setDevicePixelRatio(2.0)
-    finally:
-        scene.deleteLater()
-        document.deleteLater()
+    pixmap = graph_thumbnail(load_project(path), size)
     for stale in [k for k in _THUMBNAILS if k[0] == key[0]]:  # older versions of the file
         del _THUMBNAILS[stale]
     _THUMBNAILS[key] = pixmap
